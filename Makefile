@@ -1,0 +1,124 @@
+# grove - a content-addressed, branchable key-value store of git objects.
+#
+#   make deps     install the Debian packages the project needs
+#   make          libgrove.a, libgrove.so and the grove CLI (build/)
+#   make test     deps, then the sanitized build and every test
+#   make bench    the benchmarks (tools/bench); BENCH_REPO=path for a real history
+#   make run      deps, build, then the main job
+#   make install  PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+
+SOVERSION := 0
+VERSION := 0.1.0
+
+# Packages for building, testing and benchmarking (Debian 12 names).
+DEPS_BUILD := build-essential pkg-config libgit2-dev liblmdb-dev libdeflate-dev zlib1g-dev \
+	libssl-dev libhttp-parser-dev libexpat1-dev libical-dev
+DEPS_TEST := libcriterion-dev git clang-14 libclang-rt-14-dev lmdb-utils python3-dulwich \
+	curl git-doc
+DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+
+PKGS := libgit2 lmdb libdeflate zlib libcrypto
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Istore -fPIC
+CFLAGS ?= -O2 -g
+SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# The library: the store and the layers that sit on it without a network.
+LIB_DIRS := store git sync
+LIB_SRC := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+# The server side: event loop, HTTP and DAV, linked into the CLI.
+SERVER_SRC := $(sort $(wildcard runtime/*.c net/*.c))
+CLI_SRC := $(sort $(wildcard tools/grove/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TEST_HELPERS := $(sort $(wildcard tests/unit/helpers/*.c))
+
+B := build
+T := build/test
+
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+T_LIB_OBJ := $(LIB_SRC:%.c=$(T)/obj/%.o)
+T_SERVER_OBJ := $(SERVER_SRC:%.c=$(T)/obj/%.o)
+T_CLI_OBJ := $(CLI_SRC:%.c=$(T)/obj/%.o)
+T_HELPER_OBJ := $(TEST_HELPERS:%.c=$(T)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(T)/unit/%)
+
+.PHONY: all deps test unit shell bench run install clean fuzz check-deps
+all: $(B)/libgrove.a $(B)/libgrove.so.$(SOVERSION) $(B)/grove
+
+deps:
+	@sh tools/deps.sh $(DEPS)
+
+# --- release build ---------------------------------------------------------
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libgrove.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/libgrove.so.$(SOVERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libgrove.so.$(SOVERSION) -o $@ $^ $(PKG_LIBS)
+	ln -sf libgrove.so.$(SOVERSION) $(B)/libgrove.so
+
+$(B)/grove: $(CLI_OBJ) $(SERVER_OBJ) $(B)/libgrove.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(B)/libgrove.a $(PKG_LIBS) $(SERVER_LIBS)
+
+# --- sanitized test build --------------------------------------------------
+$(T)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) $(PKG_CFLAGS) -Itests/unit -MMD -MP -c $< -o $@
+
+$(T)/libgrove.a: $(T_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(T)/grove: $(T_CLI_OBJ) $(T_SERVER_OBJ) $(T)/libgrove.a
+	$(CC) $(SAN_CFLAGS) -o $@ $(T_CLI_OBJ) $(T_SERVER_OBJ) $(T)/libgrove.a $(PKG_LIBS) $(SERVER_LIBS)
+
+$(T)/unit/%: $(T)/obj/tests/unit/%.o $(T_HELPER_OBJ) $(T)/libgrove.a $(T_SERVER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -o $@ $< $(T_HELPER_OBJ) $(T)/libgrove.a $(T_SERVER_OBJ) $(PKG_LIBS) $(SERVER_LIBS) -lcriterion
+
+SERVER_LIBS :=
+
+test: deps
+	@$(MAKE) --no-print-directory unit shell
+
+unit: $(UNIT_BIN) $(T)/grove
+	@sh tests/run-unit.sh $(UNIT_BIN)
+
+shell: $(T)/grove $(B)/grove
+	@sh tests/run-shell.sh $(T)/grove
+
+bench: deps all
+	@$(MAKE) --no-print-directory -C . $(B)/bench/store_bench
+	@sh tools/bench/run.sh
+
+run: deps all
+	@sh tools/run.sh $(B)/grove
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 store/grove.h $(DESTDIR)$(PREFIX)/include/grove.h
+	install -m 644 $(B)/libgrove.a $(DESTDIR)$(PREFIX)/lib/libgrove.a
+	install -m 755 $(B)/libgrove.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libgrove.so.$(SOVERSION)
+	ln -sf libgrove.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libgrove.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tools/grove.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/grove.pc
+	install -m 755 $(B)/grove $(DESTDIR)$(PREFIX)/bin/grove
+	install -m 644 tools/grove.1 $(DESTDIR)$(PREFIX)/share/man/man1/grove.1
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,177 @@
+#include "oid.h"
+#include "error.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const grove_oid grove__oid_zero;
+
+struct grove__hasher {
+	EVP_MD_CTX *ctx;
+};
+
+static const EVP_MD *sha1_md(void)
+{
+	/* EVP_sha1() is a static method table: no per-call fetch cost. */
+	return EVP_sha1();
+}
+
+int grove__hasher_new(grove__hasher **out)
+{
+	grove__hasher *h = grove__calloc(1, sizeof(*h));
+	if (!h)
+		return GROVE_ENOMEM;
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx) {
+		free(h);
+		return grove__error_oom();
+	}
+	*out = h;
+	return 0;
+}
+
+void grove__hasher_free(grove__hasher *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+int grove__hasher_begin(grove__hasher *h)
+{
+	if (EVP_DigestInit_ex(h->ctx, sha1_md(), NULL) != 1)
+		return grove__error_set(GROVE_ERROR, "SHA-1 initialisation failed");
+	return 0;
+}
+
+int grove__hasher_update(grove__hasher *h, const void *data, size_t len)
+{
+	if (len && EVP_DigestUpdate(h->ctx, data, len) != 1)
+		return grove__error_set(GROVE_ERROR, "SHA-1 update failed");
+	return 0;
+}
+
+int grove__hasher_final(grove__hasher *h, grove_oid *out)
+{
+	unsigned int n = 0;
+	if (EVP_DigestFinal_ex(h->ctx, out->id, &n) != 1 || n != GROVE_OID_RAWSZ)
+		return grove__error_set(GROVE_ERROR, "SHA-1 finalisation failed");
+	return 0;
+}
+
+/* One hasher per thread, freed at thread exit by the destructor below. */
+static _Thread_local grove__hasher *thread_hasher;
+
+static grove__hasher *get_thread_hasher(void)
+{
+	if (!thread_hasher && grove__hasher_new(&thread_hasher) < 0)
+		return NULL;
+	return thread_hasher;
+}
+
+size_t grove__object_header(char *buf, grove_otype type, size_t size)
+{
+	int n = snprintf(buf, 32, "%s %zu", grove_otype_name(type), size);
+	return (size_t)n + 1;
+}
+
+int grove__object_hash(grove_otype type, const void *data, size_t size, grove_oid *out)
+{
+	char hdr[32];
+	size_t hlen;
+	grove__hasher *h;
+	int err;
+
+	if (type < GROVE_OBJ_COMMIT || type > GROVE_OBJ_TAG)
+		return grove__error_set(GROVE_EINVALID, "invalid object type %d", (int)type);
+	h = get_thread_hasher();
+	if (!h)
+		return GROVE_ENOMEM;
+	hlen = grove__object_header(hdr, type, size);
+	if ((err = grove__hasher_begin(h)) < 0 ||
+	    (err = grove__hasher_update(h, hdr, hlen)) < 0 ||
+	    (err = grove__hasher_update(h, data, size)) < 0)
+		return err;
+	return grove__hasher_final(h, out);
+}
+
+int grove_object_hash(grove_otype type, const void *data, size_t size, grove_oid *out)
+{
+	return grove__object_hash(type, data, size, out);
+}
+
+int grove__sha1(const void *data, size_t len, unsigned char out[20])
+{
+	grove__hasher *h = get_thread_hasher();
+	grove_oid id;
+	int err;
+	if (!h)
+		return GROVE_ENOMEM;
+	if ((err = grove__hasher_begin(h)) < 0 || (err = grove__hasher_update(h, data, len)) < 0 ||
+	    (err = grove__hasher_final(h, &id)) < 0)
+		return err;
+	memcpy(out, id.id, 20);
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int grove_oid_fromhex(grove_oid *out, const char *hex)
+{
+	grove_oid tmp;
+	if (!hex)
+		return grove__error_set(GROVE_EINVALID, "object id is NULL");
+	for (int i = 0; i < GROVE_OID_RAWSZ; i++) {
+		int hi = hexval((unsigned char)hex[2 * i]);
+		int lo = hi < 0 ? -1 : hexval((unsigned char)hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return grove__error_set(GROVE_EINVALID, "invalid object id '%.40s'", hex);
+		tmp.id[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*out = tmp;
+	return 0;
+}
+
+char *grove_oid_tohex(char out[GROVE_OID_HEXSZ + 1], const grove_oid *id)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < GROVE_OID_RAWSZ; i++) {
+		out[2 * i] = digits[id->id[i] >> 4];
+		out[2 * i + 1] = digits[id->id[i] & 15];
+	}
+	out[GROVE_OID_HEXSZ] = '\0';
+	return out;
+}
+
+int grove_oid_cmp(const grove_oid *a, const grove_oid *b)
+{
+	return memcmp(a->id, b->id, GROVE_OID_RAWSZ);
+}
+
+int grove_oid_is_zero(const grove_oid *id)
+{
+	return memcmp(id->id, grove__oid_zero.id, GROVE_OID_RAWSZ) == 0;
+}
+
+const char *grove_otype_name(grove_otype type)
+{
+	switch (type) {
+	case GROVE_OBJ_COMMIT: return "commit";
+	case GROVE_OBJ_TREE: return "tree";
+	case GROVE_OBJ_BLOB: return "blob";
+	case GROVE_OBJ_TAG: return "tag";
+	default: return "bad";
+	}
+}
