@@ -136,8 +136,11 @@ static int decode_delta(grove_backend *be, const grove__object *rec, grove_buf *
 	if (rc < 0) {
 		if (rc == GROVE_ENOTFOUND)
 			rc = GROVE_ECORRUPT;
-		grove__error_wrap(rc, "delta base %s of %s", grove_oid_tohex(hex, &rec->base),
-			grove_oid_tohex(hex2, &rec->id));
+		/* Only the outermost level adds context, so a long chain does
+		 * not bury the real cause under thousands of prefixes. */
+		if (decode_depth == 0)
+			grove__error_wrap(rc, "delta base %s of %s", grove_oid_tohex(hex, &rec->base),
+				grove_oid_tohex(hex2, &rec->id));
 		goto done;
 	}
 	if (base_type != rec->type) {

@@ -1,0 +1,296 @@
+/* git delta application, creation and record decoding. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "compress.h"
+#include "delta.h"
+#include "error.h"
+#include "oid.h"
+
+static const char BASE[] = "hello, world! this is the base text of the delta tests.";
+
+/* Applies d (len n) to BASE and returns the rc; out filled on success. */
+static int apply(const unsigned char *d, size_t n, grove_buf *out)
+{
+	return grove__delta_apply(BASE, strlen(BASE), d, n, out);
+}
+
+Test(delta, header_reads_both_sizes)
+{
+	const unsigned char d[] = { 0x80 | 0x10, 0x01, 0x05 };
+	size_t b, r;
+	cr_assert_eq(grove__delta_header(d, sizeof(d), &b, &r), 0);
+	cr_assert_eq(b, 0x90);
+	cr_assert_eq(r, 5);
+}
+
+Test(delta, header_truncated)
+{
+	const unsigned char d[] = { 0x80 | 0x10, 0x81 };
+	size_t b, r;
+	cr_assert_eq(grove__delta_header(d, sizeof(d), &b, &r), GROVE_ECORRUPT);
+	cr_assert_eq(grove__delta_header(d, 0, &b, &r), GROVE_ECORRUPT);
+}
+
+Test(delta, header_overflow)
+{
+	unsigned char d[12];
+	size_t b, r;
+	memset(d, 0xff, sizeof(d));
+	d[11] = 0x01;
+	cr_assert_eq(grove__delta_header(d, sizeof(d), &b, &r), GROVE_ECORRUPT);
+}
+
+Test(delta, copy_and_insert)
+{
+	size_t bl = strlen(BASE);
+	/* copy "hello" (off 0, len 5), insert " there", copy "world" (off 7 len 5) */
+	unsigned char d[] = { (unsigned char)bl, 16, 0x90, 5, 6, ' ', 't', 'h', 'e', 'r', 'e',
+		0x91, 7, 5 };
+	grove_buf out = { 0 };
+	cr_assert_eq(apply(d, sizeof(d), &out), 0, "%s", grove_error_message());
+	cr_assert_eq(out.size, 16);
+	cr_assert(memcmp(out.data, "hello thereworld", 16) == 0);
+	cr_assert_eq(((char *)out.data)[16], '\0');
+	grove_buf_dispose(&out);
+}
+
+Test(delta, copy_size_zero_means_64k)
+{
+	size_t n = 0x10000 + 10;
+	char *base = calloc(1, n);
+	unsigned char d[] = { 0x8a, 0x80, 0x04, 0x80, 0x80, 0x04, 0x80 };
+	grove_buf out = { 0 };
+	/* base 65546 = 0x1000a, result 65536 */
+	cr_assert_not_null(base);
+	base[5] = 'x';
+	cr_assert_eq(grove__delta_apply(base, n, d, sizeof(d), &out), 0, "%s", grove_error_message());
+	cr_assert_eq(out.size, 0x10000);
+	cr_assert_eq(((char *)out.data)[5], 'x');
+	grove_buf_dispose(&out);
+	free(base);
+}
+
+Test(delta, empty_result)
+{
+	unsigned char d[] = { (unsigned char)strlen(BASE), 0 };
+	grove_buf out = { 0 };
+	cr_assert_eq(apply(d, sizeof(d), &out), 0);
+	cr_assert_eq(out.size, 0);
+	grove_buf_dispose(&out);
+}
+
+Test(delta, base_size_mismatch)
+{
+	unsigned char d[] = { (unsigned char)strlen(BASE) + 1, 5, 0x90, 5 };
+	grove_buf out = { 0 };
+	cr_assert_eq(apply(d, sizeof(d), &out), GROVE_ECORRUPT);
+	cr_assert_null(out.data);
+}
+
+Test(delta, copy_beyond_base)
+{
+	size_t bl = strlen(BASE);
+	unsigned char d1[] = { (unsigned char)bl, 5, 0x91, (unsigned char)(bl - 2), 5 };
+	unsigned char d2[] = { (unsigned char)bl, 5, 0x9f, 0xff, 0xff, 0xff, 0xff, 5 };
+	grove_buf out = { 0 };
+	cr_assert_eq(apply(d1, sizeof(d1), &out), GROVE_ECORRUPT);
+	cr_assert_eq(apply(d2, sizeof(d2), &out), GROVE_ECORRUPT);
+	cr_assert_null(out.data);
+}
+
+Test(delta, truncated_opcodes)
+{
+	size_t bl = strlen(BASE);
+	unsigned char copy_cut[] = { (unsigned char)bl, 5, 0x91, 0 };   /* size byte missing */
+	unsigned char insert_cut[] = { (unsigned char)bl, 5, 5, 'a', 'b' }; /* 3 bytes short */
+	grove_buf out = { 0 };
+	cr_assert_eq(apply(copy_cut, sizeof(copy_cut), &out), GROVE_ECORRUPT);
+	cr_assert_eq(apply(insert_cut, sizeof(insert_cut), &out), GROVE_ECORRUPT);
+}
+
+Test(delta, opcode_zero)
+{
+	unsigned char d[] = { (unsigned char)strlen(BASE), 1, 0, 1, 'a' };
+	grove_buf out = { 0 };
+	cr_assert_eq(apply(d, sizeof(d), &out), GROVE_ECORRUPT);
+	cr_assert(strstr(grove_error_message(), "opcode 0"));
+}
+
+Test(delta, result_too_short_or_long)
+{
+	size_t bl = strlen(BASE);
+	unsigned char shortd[] = { (unsigned char)bl, 6, 0x90, 5 };
+	unsigned char longd[] = { (unsigned char)bl, 4, 0x90, 5 };
+	unsigned char longi[] = { (unsigned char)bl, 1, 2, 'a', 'b' };
+	grove_buf out = { 0 };
+	cr_assert_eq(apply(shortd, sizeof(shortd), &out), GROVE_ECORRUPT);
+	cr_assert_eq(apply(longd, sizeof(longd), &out), GROVE_ECORRUPT);
+	cr_assert_eq(apply(longi, sizeof(longi), &out), GROVE_ECORRUPT);
+}
+
+Test(delta, bomb_refused_before_allocation)
+{
+	/* declares a 2^40-byte result */
+	unsigned char d[] = { (unsigned char)strlen(BASE), 0x80, 0x80, 0x80, 0x80, 0x80, 0x20,
+		0x90, 5 };
+	grove_buf out = { 0 };
+	cr_assert_eq(apply(d, sizeof(d), &out), GROVE_ECORRUPT);
+	cr_assert(strstr(grove_error_message(), "limit"));
+	/* an explicit smaller limit */
+	unsigned char ok[] = { (unsigned char)strlen(BASE), 5, 0x90, 5 };
+	cr_assert_eq(grove__delta_apply_limit(BASE, strlen(BASE), ok, sizeof(ok), 4, &out),
+		GROVE_ECORRUPT);
+	cr_assert_eq(grove__delta_apply_limit(BASE, strlen(BASE), ok, sizeof(ok), 5, &out), 0);
+	grove_buf_dispose(&out);
+}
+
+/* Every prefix of a valid delta is rejected or, if it happens to be
+ * self-consistent, decodes; never a crash (ASan checks over-reads). */
+Test(delta, every_truncation_is_safe)
+{
+	size_t bl = strlen(BASE);
+	unsigned char d[] = { (unsigned char)bl, 16, 0x90, 5, 6, ' ', 't', 'h', 'e', 'r', 'e',
+		0x91, 7, 5 };
+	for (size_t n = 0; n < sizeof(d); n++) {
+		unsigned char *cut = malloc(n ? n : 1);
+		grove_buf out = { 0 };
+		memcpy(cut, d, n);
+		cr_assert_eq(grove__delta_apply(BASE, bl, cut, n, &out), GROVE_ECORRUPT, "n=%zu", n);
+		free(cut);
+	}
+}
+
+/* --- grove__object_decode with a tiny array backend ---------------- */
+
+typedef struct {
+	grove_backend be;
+	grove__object recs[8];
+	size_t n;
+} fake_backend;
+
+static int fake_read(grove_backend *be, const grove_oid *id, grove_otype *type, grove_buf *out)
+{
+	fake_backend *f = (fake_backend *)be;
+	for (size_t i = 0; i < f->n; i++) {
+		if (grove__oid_equal(&f->recs[i].id, id)) {
+			*type = f->recs[i].type;
+			return grove__object_decode(be, &f->recs[i], out);
+		}
+	}
+	return grove__error_set(GROVE_ENOTFOUND, "no such object");
+}
+
+static const grove__backend_ops fake_ops = { .name = "fake", .read = fake_read };
+
+static void fake_init(fake_backend *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->be.ops = &fake_ops;
+}
+
+static grove__object *fake_add(fake_backend *f, grove_otype type, grove__encoding enc,
+	const void *data, size_t len, size_t size, const char *idhex)
+{
+	grove__object *r = &f->recs[f->n++];
+	r->type = type;
+	r->encoding = enc;
+	r->data = data;
+	r->data_len = len;
+	r->size = size;
+	cr_assert_eq(grove_oid_fromhex(&r->id, idhex), 0);
+	return r;
+}
+
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define ID_C "cccccccccccccccccccccccccccccccccccccccc"
+
+Test(object_decode, plain_zlib_and_delta_chain)
+{
+	fake_backend f;
+	grove_buf z = { 0 }, zd1 = { 0 }, zd2 = { 0 }, out = { 0 };
+	size_t bl = strlen(BASE);
+	unsigned char d1[] = { (unsigned char)bl, 16, 0x90, 5, 6, ' ', 't', 'h', 'e', 'r', 'e',
+		0x91, 7, 5 };
+	unsigned char d2[] = { 16, 5, 0x91, 6, 5 }; /* "there" */
+
+	fake_init(&f);
+	cr_assert_eq(grove__zlib_compress(BASE, bl, 6, &z), 0);
+	cr_assert_eq(grove__zlib_compress(d1, sizeof(d1), 6, &zd1), 0);
+	cr_assert_eq(grove__zlib_compress(d2, sizeof(d2), 6, &zd2), 0);
+	fake_add(&f, GROVE_OBJ_BLOB, GROVE__ENC_ZLIB, z.data, z.size, bl, ID_A);
+	grove__object *b = fake_add(&f, GROVE_OBJ_BLOB, GROVE__ENC_DELTA, zd1.data, zd1.size, 16, ID_B);
+	grove_oid_fromhex(&b->base, ID_A);
+	grove__object *c = fake_add(&f, GROVE_OBJ_BLOB, GROVE__ENC_DELTA, zd2.data, zd2.size, 5, ID_C);
+	grove_oid_fromhex(&c->base, ID_B);
+
+	cr_assert_eq(grove__object_decode(&f.be, &f.recs[0], &out), 0);
+	cr_assert_eq(out.size, bl);
+	cr_assert(memcmp(out.data, BASE, bl) == 0);
+	grove_buf_dispose(&out);
+
+	cr_assert_eq(grove__object_decode(&f.be, c, &out), 0, "%s", grove_error_message());
+	cr_assert_eq(out.size, 5);
+	cr_assert(memcmp(out.data, "there", 5) == 0);
+	grove_buf_dispose(&out);
+
+	/* wrong recorded size */
+	c->size = 6;
+	cr_assert_eq(grove__object_decode(&f.be, c, &out), GROVE_ECORRUPT);
+	cr_assert_null(out.data);
+	c->size = 5;
+
+	/* missing base */
+	grove_oid_fromhex(&c->base, "dddddddddddddddddddddddddddddddddddddddd");
+	cr_assert_eq(grove__object_decode(&f.be, c, &out), GROVE_ECORRUPT);
+
+	/* cycle: B against C, C against B -> depth limit, no stack overflow */
+	grove_oid_fromhex(&c->base, ID_B);
+	grove_oid_fromhex(&b->base, ID_C);
+	cr_assert_eq(grove__object_decode(&f.be, c, &out), GROVE_ECORRUPT);
+	cr_assert(strstr(grove_error_message(), "deeper"), "%s", grove_error_message());
+
+	/* corrupt zlib */
+	((unsigned char *)zd2.data)[zd2.size / 2] ^= 0xff;
+	grove_oid_fromhex(&b->base, ID_A);
+	cr_assert_eq(grove__object_decode(&f.be, c, &out), GROVE_ECORRUPT);
+
+	grove_buf_dispose(&z);
+	grove_buf_dispose(&zd1);
+	grove_buf_dispose(&zd2);
+}
+
+Test(object_decode, plain_and_bad_zlib)
+{
+	fake_backend f;
+	grove_buf out = { 0 };
+	fake_init(&f);
+	grove__object *r = fake_add(&f, GROVE_OBJ_BLOB, GROVE__ENC_PLAIN, "abc", 3, 3, ID_A);
+	cr_assert_eq(grove__object_decode(&f.be, r, &out), 0);
+	cr_assert_eq(out.size, 3);
+	grove_buf_dispose(&out);
+	r->size = 4;
+	cr_assert_eq(grove__object_decode(&f.be, r, &out), GROVE_ECORRUPT);
+	r->encoding = GROVE__ENC_ZLIB;
+	cr_assert_eq(grove__object_decode(&f.be, r, &out), GROVE_ECORRUPT);
+}
+
+Test(object_decode, delta_type_mismatch)
+{
+	fake_backend f;
+	grove_buf zd = { 0 }, out = { 0 };
+	unsigned char d[] = { 3, 3, 0x90, 3 };
+	fake_init(&f);
+	fake_add(&f, GROVE_OBJ_TREE, GROVE__ENC_PLAIN, "abc", 3, 3, ID_A);
+	cr_assert_eq(grove__zlib_compress(d, sizeof(d), 6, &zd), 0);
+	grove__object *r = fake_add(&f, GROVE_OBJ_BLOB, GROVE__ENC_DELTA, zd.data, zd.size, 3, ID_B);
+	grove_oid_fromhex(&r->base, ID_A);
+	cr_assert_eq(grove__object_decode(&f.be, r, &out), GROVE_ECORRUPT);
+	r->type = GROVE_OBJ_TREE;
+	cr_assert_eq(grove__object_decode(&f.be, r, &out), 0, "%s", grove_error_message());
+	grove_buf_dispose(&out);
+	grove_buf_dispose(&zd);
+}
