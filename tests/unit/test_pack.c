@@ -352,3 +352,415 @@ Test(pack_index, thin_pack_resolves_through_callback)
 	fake_dispose(&full);
 	remove_tmpdir();
 }
+
+/* --- hand-built packs for failure cases ------------------------------ */
+
+typedef struct {
+	grove__sbuf b;
+	size_t count;
+} pack_builder;
+
+static void pb_begin(pack_builder *pb, uint32_t count)
+{
+	unsigned char hdr[12] = { 'P', 'A', 'C', 'K', 0, 0, 0, 2 };
+	memset(pb, 0, sizeof(*pb));
+	hdr[8] = (unsigned char)(count >> 24);
+	hdr[9] = (unsigned char)(count >> 16);
+	hdr[10] = (unsigned char)(count >> 8);
+	hdr[11] = (unsigned char)count;
+	cr_assert_eq(grove__sbuf_put(&pb->b, hdr, 12), 0);
+}
+
+/* Appends an entry; returns its offset.  size is what the header declares. */
+static size_t pb_entry(pack_builder *pb, int kind, uint64_t size, const void *prefix,
+	size_t prefix_len, const void *data, size_t len)
+{
+	size_t off = pb->b.len;
+	unsigned char c = (unsigned char)((kind << 4) | (size & 15));
+	grove_buf z = { 0 };
+	size >>= 4;
+	while (size) {
+		cr_assert_eq(grove__sbuf_putc(&pb->b, (char)(c | 0x80)), 0);
+		c = size & 0x7f;
+		size >>= 7;
+	}
+	cr_assert_eq(grove__sbuf_putc(&pb->b, (char)c), 0);
+	if (prefix_len)
+		cr_assert_eq(grove__sbuf_put(&pb->b, prefix, prefix_len), 0);
+	cr_assert_eq(grove__zlib_compress(data, len, 6, &z), 0);
+	cr_assert_eq(grove__sbuf_put(&pb->b, z.data, z.size), 0);
+	grove_buf_dispose(&z);
+	pb->count++;
+	return off;
+}
+
+/* OFS_DELTA prefix for a base `rel` bytes back. */
+static size_t ofs_prefix(unsigned char *out, size_t rel)
+{
+	unsigned char tmp[16];
+	size_t n = 0;
+	tmp[15 - n++] = rel & 0x7f;
+	while (rel >>= 7) {
+		rel--;
+		tmp[15 - n++] = 0x80 | (rel & 0x7f);
+	}
+	memcpy(out, tmp + 16 - n, n);
+	return n;
+}
+
+static unsigned char *pb_finish(pack_builder *pb, size_t *len)
+{
+	unsigned char sum[20];
+	cr_assert_eq(grove__sha1(pb->b.data, pb->b.len, sum), 0);
+	cr_assert_eq(grove__sbuf_put(&pb->b, sum, 20), 0);
+	*len = pb->b.len;
+	return (unsigned char *)grove__sbuf_detach(&pb->b, len);
+}
+
+static size_t delivered;
+static int count_batch(void *payload, const grove__object *recs, size_t count)
+{
+	(void)payload;
+	(void)recs;
+	delivered += count;
+	return 0;
+}
+
+/* Indexes buf and expects rc; nothing may have been delivered on error. */
+static void expect_index(const unsigned char *buf, size_t len, int rc, const char *needle)
+{
+	grove__pack_index_opts o = { .deliver = count_batch };
+	delivered = 0;
+	int got = grove__pack_index(buf, len, &o, NULL);
+	cr_assert_eq(got, rc, "rc %d (%s), expected %d", got, grove_error_message(), rc);
+	if (rc < 0) {
+		cr_assert_eq(delivered, 0);
+		if (needle)
+			cr_assert(strstr(grove_error_message(), needle), "message: %s",
+				grove_error_message());
+	}
+}
+
+static const char HELLO[] = "hello, hello, hello world\n";
+
+/* A valid two-entry pack: a blob and an OFS_DELTA of it. */
+static unsigned char *small_pack(size_t *len, size_t *delta_off)
+{
+	pack_builder pb;
+	unsigned char pre[16];
+	unsigned char delta[] = { sizeof(HELLO) - 1, 5, 0x90, 5 }; /* "hello" */
+	size_t base_off, n;
+	pb_begin(&pb, 2);
+	base_off = pb_entry(&pb, 3, sizeof(HELLO) - 1, NULL, 0, HELLO, sizeof(HELLO) - 1);
+	*delta_off = pb.b.len;
+	n = ofs_prefix(pre, *delta_off - base_off);
+	pb_entry(&pb, 6, sizeof(delta), pre, n, delta, sizeof(delta));
+	return pb_finish(&pb, len);
+}
+
+Test(pack_index, small_valid_pack)
+{
+	size_t len, doff;
+	unsigned char *p = small_pack(&len, &doff);
+	expect_index(p, len, 0, NULL);
+	cr_assert_eq(delivered, 2);
+	free(p);
+}
+
+Test(pack_index, truncated_pack)
+{
+	size_t len, doff;
+	unsigned char *p = small_pack(&len, &doff);
+	/* Cut anywhere: with or without a repaired trailer it is an error. */
+	for (size_t n = 0; n < len; n++) {
+		unsigned char *cut = malloc(n + 1);
+		memcpy(cut, p, n);
+		expect_index(cut, n, GROVE_ECORRUPT, NULL);
+		if (n >= 32) {
+			fix_checksum(cut, n);
+			expect_index(cut, n, GROVE_ECORRUPT, NULL);
+		}
+		free(cut);
+	}
+	free(p);
+}
+
+Test(pack_index, bad_checksum)
+{
+	size_t len, doff;
+	unsigned char *p = small_pack(&len, &doff);
+	p[len - 1] ^= 1;
+	expect_index(p, len, GROVE_ECORRUPT, "checksum");
+	p[len - 1] ^= 1;
+	p[20] ^= 1; /* body */
+	expect_index(p, len, GROVE_ECORRUPT, "checksum");
+	free(p);
+}
+
+Test(pack_index, bad_header)
+{
+	size_t len, doff;
+	unsigned char *p = small_pack(&len, &doff);
+	p[3] = 'X';
+	fix_checksum(p, len);
+	expect_index(p, len, GROVE_ECORRUPT, "signature");
+	p[3] = 'K';
+	p[7] = 4;
+	fix_checksum(p, len);
+	expect_index(p, len, GROVE_ECORRUPT, "version");
+	p[7] = 3; /* version 3 is accepted */
+	fix_checksum(p, len);
+	expect_index(p, len, 0, NULL);
+	free(p);
+}
+
+Test(pack_index, wrong_object_count)
+{
+	size_t len, doff;
+	unsigned char *p = small_pack(&len, &doff);
+	p[11] = 3;
+	fix_checksum(p, len);
+	expect_index(p, len, GROVE_ECORRUPT, "missing");
+	p[11] = 1;
+	fix_checksum(p, len);
+	expect_index(p, len, GROVE_ECORRUPT, "garbage");
+	/* a huge count in a tiny pack is refused before allocating */
+	p[9] = 0x7f; /* ~8 million, under the default limit */
+	fix_checksum(p, len);
+	expect_index(p, len, GROVE_ECORRUPT, "claims");
+	{
+		grove__pack_index_opts o = { .max_objects = 1 };
+		p[9] = 0;
+		p[11] = 2;
+		fix_checksum(p, len);
+		cr_assert_eq(grove__pack_index(p, len, &o, NULL), GROVE_EINVALID);
+	}
+	free(p);
+}
+
+static void ofs_case(size_t rel, const char *needle)
+{
+	pack_builder pb;
+	unsigned char pre[16], *p;
+	unsigned char delta[] = { sizeof(HELLO) - 1, 5, 0x90, 5 };
+	size_t len, n;
+	pb_begin(&pb, 2);
+	pb_entry(&pb, 3, sizeof(HELLO) - 1, NULL, 0, HELLO, sizeof(HELLO) - 1);
+	n = ofs_prefix(pre, rel);
+	pb_entry(&pb, 6, sizeof(delta), pre, n, delta, sizeof(delta));
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, GROVE_ECORRUPT, needle);
+	free(p);
+}
+
+Test(pack_index, ofs_offset_out_of_range)
+{
+	size_t len, doff;
+	unsigned char *p = small_pack(&len, &doff);
+	free(p);
+	ofs_case(0, "out of range");           /* itself */
+	ofs_case(doff + 1, "out of range");    /* before the pack start */
+	ofs_case(100000, "out of range");
+	ofs_case(doff - 13, "not an entry");  /* inside the first entry */
+	ofs_case(3, "not an entry");
+}
+
+Test(pack_index, ofs_offset_forward)
+{
+	/* Entry 0 is a delta whose base would be entry 1 (later): impossible to
+	 * express as a positive OFS distance, so any distance is out of range. */
+	pack_builder pb;
+	unsigned char pre[16], *p;
+	unsigned char delta[] = { 5, 5, 0x90, 5 };
+	size_t len, n = ofs_prefix(pre, 1);
+	pb_begin(&pb, 2);
+	pb_entry(&pb, 6, sizeof(delta), pre, n, delta, sizeof(delta));
+	pb_entry(&pb, 3, 5, NULL, 0, "hello", 5);
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, GROVE_ECORRUPT, "offset 12");
+	free(p);
+}
+
+Test(pack_index, missing_ref_base)
+{
+	pack_builder pb;
+	unsigned char *p, base[20];
+	unsigned char delta[] = { 5, 5, 0x90, 5 };
+	size_t len;
+	memset(base, 0xab, sizeof(base));
+	pb_begin(&pb, 2);
+	pb_entry(&pb, 3, 5, NULL, 0, "hello", 5);
+	pb_entry(&pb, 7, sizeof(delta), base, 20, delta, sizeof(delta));
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, GROVE_EINVALID, "abababab");
+	{
+		fake_backend f;
+		grove__pack_index_opts o = { .lookup_base = lookup_in, .lookup_payload = &f.be };
+		fake_init(&f);
+		cr_assert_eq(grove__pack_index(p, len, &o, NULL), GROVE_EINVALID);
+		cr_assert(strstr(grove_error_message(), "missing"), "%s", grove_error_message());
+	}
+	free(p);
+}
+
+Test(pack_index, ref_base_inside_pack)
+{
+	pack_builder pb;
+	unsigned char *p;
+	grove_oid base;
+	unsigned char delta[] = { 5, 4, 0x91, 1, 4 }; /* "ello" */
+	size_t len;
+	cr_assert_eq(grove__object_hash(GROVE_OBJ_BLOB, "hello", 5, &base), 0);
+	pb_begin(&pb, 2);
+	/* the delta first: its base comes later in the pack */
+	pb_entry(&pb, 7, sizeof(delta), base.id, 20, delta, sizeof(delta));
+	pb_entry(&pb, 3, 5, NULL, 0, "hello", 5);
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, 0, NULL);
+	cr_assert_eq(delivered, 2);
+	free(p);
+}
+
+Test(pack_index, corrupt_zlib)
+{
+	size_t len, doff;
+	unsigned char *p = small_pack(&len, &doff);
+	p[12 + 4] ^= 0x55; /* inside the blob's deflate data */
+	fix_checksum(p, len);
+	expect_index(p, len, GROVE_ECORRUPT, "offset 12");
+	free(p);
+}
+
+Test(pack_index, declared_size_mismatch)
+{
+	pack_builder pb;
+	unsigned char *p;
+	size_t len;
+	pb_begin(&pb, 1);
+	pb_entry(&pb, 3, 6, NULL, 0, "hello", 5);
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, GROVE_ECORRUPT, "offset 12");
+	free(p);
+}
+
+Test(pack_index, bad_entry_type)
+{
+	pack_builder pb;
+	unsigned char *p;
+	size_t len;
+	pb_begin(&pb, 1);
+	pb_entry(&pb, 5, 5, NULL, 0, "hello", 5);
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, GROVE_ECORRUPT, "invalid type");
+	free(p);
+}
+
+Test(pack_index, delta_bomb_entry_size)
+{
+	/* A blob declaring 2^40 bytes in a pack of a few dozen. */
+	pack_builder pb;
+	unsigned char *p;
+	size_t len;
+	pb_begin(&pb, 1);
+	pb_entry(&pb, 3, (uint64_t)1 << 40, NULL, 0, "hello", 5);
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, GROVE_EINVALID, "limit");
+	free(p);
+	/* under the size limit but beyond what the data can inflate to */
+	pb_begin(&pb, 1);
+	pb_entry(&pb, 3, (uint64_t)1 << 29, NULL, 0, "hello", 5);
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, GROVE_ECORRUPT, "more than its data");
+	free(p);
+}
+
+Test(pack_index, delta_bomb_result_size)
+{
+	/* A tiny delta whose header declares a 2^40-byte result. */
+	pack_builder pb;
+	unsigned char pre[16], *p;
+	unsigned char delta[] = { 5, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x90, 5 };
+	size_t len, off, n;
+	pb_begin(&pb, 2);
+	off = pb_entry(&pb, 3, 5, NULL, 0, "hello", 5);
+	n = ofs_prefix(pre, pb.b.len - off);
+	pb_entry(&pb, 6, sizeof(delta), pre, n, delta, sizeof(delta));
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, GROVE_EINVALID, "limit");
+	free(p);
+}
+
+Test(pack_index, delta_copy_out_of_range)
+{
+	pack_builder pb;
+	unsigned char pre[16], *p;
+	unsigned char delta[] = { 5, 5, 0x91, 3, 5 }; /* 5 bytes from offset 3 of 5 */
+	size_t len, off, n;
+	pb_begin(&pb, 2);
+	off = pb_entry(&pb, 3, 5, NULL, 0, "hello", 5);
+	n = ofs_prefix(pre, pb.b.len - off);
+	pb_entry(&pb, 6, sizeof(delta), pre, n, delta, sizeof(delta));
+	p = pb_finish(&pb, &len);
+	expect_index(p, len, GROVE_ECORRUPT, "copies");
+	free(p);
+}
+
+Test(pack_index, delta_depth_limit)
+{
+	/* blob <- d1 <- d2 <- d3, each an OFS_DELTA of the previous entry */
+	pack_builder pb;
+	unsigned char pre[16], *p;
+	unsigned char delta[] = { 5, 5, 0x90, 5 };
+	size_t len, prev, n;
+	grove__pack_index_opts o = { .max_delta_depth = 2 };
+	pb_begin(&pb, 4);
+	prev = pb_entry(&pb, 3, 5, NULL, 0, "hello", 5);
+	for (int i = 0; i < 3; i++) {
+		size_t here = pb.b.len;
+		n = ofs_prefix(pre, here - prev);
+		pb_entry(&pb, 6, sizeof(delta), pre, n, delta, sizeof(delta));
+		prev = here;
+	}
+	p = pb_finish(&pb, &len);
+	cr_assert_eq(grove__pack_index(p, len, &o, NULL), GROVE_EINVALID);
+	cr_assert(strstr(grove_error_message(), "longer than 2"), "%s", grove_error_message());
+	o.max_delta_depth = 3;
+	cr_assert_eq(grove__pack_index(p, len, &o, NULL), 0, "%s", grove_error_message());
+	free(p);
+}
+
+Test(pack_index, strict_rejects_bad_tree)
+{
+	pack_builder pb;
+	unsigned char *p;
+	size_t len;
+	/* a tree entry with an invalid mode */
+	static const char tree[] = "1234 x\0aaaaaaaaaaaaaaaaaaaa";
+	grove__pack_index_opts o = { .strict = 1 };
+	pb_begin(&pb, 1);
+	pb_entry(&pb, 2, sizeof(tree) - 1, NULL, 0, tree, sizeof(tree) - 1);
+	p = pb_finish(&pb, &len);
+	cr_assert_eq(grove__pack_index(p, len, NULL, NULL), 0);
+	cr_assert_eq(grove__pack_index(p, len, &o, NULL), GROVE_ECORRUPT);
+	free(p);
+}
+
+Test(pack_index, streaming_indexer_and_pack_size_limit)
+{
+	size_t len, doff;
+	unsigned char *p = small_pack(&len, &doff);
+	grove__pack_indexer *ix;
+	grove__pack_index_opts o = { .max_pack_size = len };
+	grove__pack_index_stats st;
+	cr_assert_eq(grove__pack_indexer_new(&ix, &o), 0);
+	for (size_t i = 0; i < len; i += 7)
+		cr_assert_eq(grove__pack_indexer_append(ix, p + i, len - i < 7 ? len - i : 7), 0);
+	cr_assert_eq(grove__pack_indexer_append(ix, "x", 1), GROVE_EINVALID);
+	cr_assert_eq(grove__pack_indexer_finish(ix, &st), 0, "%s", grove_error_message());
+	cr_assert_eq(st.object_count, 2);
+	cr_assert_eq(st.delta_count, 1);
+	grove__pack_indexer_free(ix);
+	o.max_pack_size = len - 1;
+	cr_assert_eq(grove__pack_index(p, len, &o, NULL), GROVE_EINVALID);
+	free(p);
+}
