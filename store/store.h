@@ -48,6 +48,9 @@ int grove__write(grove *g, const grove__write_set *ws);
 /* Resolves a branch name to its full ref ("main" -> "refs/heads/main"). */
 int grove__branch_ref(const char *branch, char *out, size_t outlen);
 
+/* 1 if ancestor is desc or one of its ancestors, 0 if not (history module). */
+int grove__is_ancestor(grove *g, const grove_oid *ancestor, const grove_oid *desc);
+
 /* Watches: called by grove__write after refs changed. */
 void grove__watch_fire(grove *g, const grove_ref_update *updates, const grove_oid *old_ids, size_t count);
 void grove__watch_dispose(grove *g);

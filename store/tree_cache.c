@@ -1,0 +1,114 @@
+/*
+ * A cache of parsed trees keyed by object id.  Trees are immutable, so an
+ * entry can never go stale; the cache only bounds memory.  It is
+ * direct-mapped (one slot per hash bucket) to keep lookups O(1) with no
+ * bookkeeping on the read path.
+ */
+#include "error.h"
+#include "oid.h"
+#include "store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOTS 8192
+
+struct grove__tree_cache {
+	pthread_mutex_t lock;
+	grove__tree *slots[SLOTS];
+	size_t bytes, budget;
+};
+
+int grove__tree_cache_new(grove__tree_cache **out, size_t budget)
+{
+	grove__tree_cache *c = grove__calloc(1, sizeof(*c));
+	if (!c)
+		return GROVE_ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
+	c->budget = budget;
+	*out = c;
+	return 0;
+}
+
+void grove__tree_release(grove__tree *tree)
+{
+	if (tree && __atomic_sub_fetch(&tree->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+		grove__tree_free(tree);
+}
+
+void grove__tree_cache_free(grove__tree_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < SLOTS; i++)
+		grove__tree_release(c->slots[i]);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static size_t slot_of(const grove_oid *id)
+{
+	uint32_t h;
+	memcpy(&h, id->id + 4, sizeof(h));
+	return h % SLOTS;
+}
+
+static grove__tree *cache_lookup(grove__tree_cache *c, const grove_oid *id)
+{
+	grove__tree *t;
+	size_t s = slot_of(id);
+	pthread_mutex_lock(&c->lock);
+	t = c->slots[s];
+	if (t && grove__oid_equal(&t->id, id))
+		__atomic_add_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL);
+	else
+		t = NULL;
+	pthread_mutex_unlock(&c->lock);
+	return t;
+}
+
+static void cache_insert(grove__tree_cache *c, grove__tree *t)
+{
+	size_t s = slot_of(&t->id);
+	grove__tree *old;
+	pthread_mutex_lock(&c->lock);
+	if (c->bytes + t->bytes > c->budget) {
+		/* Over budget: start afresh rather than track recency. */
+		for (size_t i = 0; i < SLOTS; i++) {
+			grove__tree_release(c->slots[i]);
+			c->slots[i] = NULL;
+		}
+		c->bytes = 0;
+	}
+	old = c->slots[s];
+	if (old)
+		c->bytes -= old->bytes;
+	__atomic_add_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL);
+	c->slots[s] = t;
+	c->bytes += t->bytes;
+	pthread_mutex_unlock(&c->lock);
+	grove__tree_release(old);
+}
+
+int grove__tree_get(grove *g, const grove_oid *id, grove__tree **out)
+{
+	grove__tree *t = cache_lookup(g->trees, id);
+	grove_buf buf = { 0 };
+	int err;
+	if (t) {
+		*out = t;
+		return 0;
+	}
+	if ((err = grove__read(g, id, GROVE_OBJ_TREE, &buf)) < 0)
+		return err;
+	err = grove__tree_parse(id, buf.data, buf.size, &t);
+	grove_buf_dispose(&buf);
+	if (err < 0) {
+		char hex[41];
+		return grove__error_wrap(err, "tree %s", grove_oid_tohex(hex, id));
+	}
+	cache_insert(g->trees, t);
+	*out = t;
+	return 0;
+}

@@ -1,0 +1,1111 @@
+/*
+ * Transactions: staged edits over a commit's tree, written as new git
+ * objects and published with a compare-and-swap of the branch head.
+ *
+ * Only the directories on the paths being edited are loaded ("materialised")
+ * into tnodes; every other subtree stays a reference by id, so a commit costs
+ * O(depth x directory size), not O(store size).
+ */
+#include "error.h"
+#include "oid.h"
+#include "store.h"
+#include "view.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tnode tnode;
+
+typedef struct {
+	char *name;
+	size_t len;
+	uint32_t mode;
+	grove_oid id;  /* for a dirty child: stale until written */
+	tnode *child;  /* materialised directory, or NULL */
+} tentry;
+
+struct tnode {
+	tentry *e;
+	size_t n, cap;
+	int sorted;     /* e[] is in git's tree order */
+	int dirty;
+	uint32_t *hash; /* open addressing: index + 1, 0 = empty */
+	size_t hcap;    /* 0 = no index */
+};
+
+typedef struct {
+	grove_oid id;
+	grove_otype type;
+	void *data;
+	size_t size;
+} pobj;
+
+enum { OP_SET, OP_REMOVE, OP_GRAFT, OP_CLEAR };
+
+typedef struct {
+	int kind;
+	char *key;
+	grove_oid id;
+	uint32_t mode;
+} txn_op;
+
+struct grove_txn {
+	grove *g;
+	char *ref;        /* full ref name, or NULL for a detached commit */
+	grove_oid base;   /* zeros when starting from nothing */
+	tnode *root;
+	pobj *objs;
+	size_t nobjs, cap_objs;
+	uint32_t *ohash;  /* index + 1 into objs */
+	size_t ohcap;
+	txn_op *ops;
+	size_t nops, cap_ops;
+};
+
+/* --- tnodes ------------------------------------------------------------ */
+
+static void tnode_free(tnode *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->e[i].name);
+		tnode_free(t->e[i].child);
+	}
+	free(t->e);
+	free(t->hash);
+	free(t);
+}
+
+static uint32_t name_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static int hash_insert(tnode *t, size_t idx)
+{
+	size_t mask = t->hcap - 1, h = name_hash(t->e[idx].name, t->e[idx].len) & mask;
+	while (t->hash[h])
+		h = (h + 1) & mask;
+	t->hash[h] = (uint32_t)idx + 1;
+	return 0;
+}
+
+static int hash_build(tnode *t)
+{
+	size_t cap = 64;
+	while (cap < t->n * 2 + 2)
+		cap *= 2;
+	free(t->hash);
+	t->hash = grove__calloc(cap, sizeof(uint32_t));
+	if (!t->hash) {
+		t->hcap = 0;
+		return GROVE_ENOMEM;
+	}
+	t->hcap = cap;
+	for (size_t i = 0; i < t->n; i++)
+		hash_insert(t, i);
+	return 0;
+}
+
+static void hash_drop(tnode *t)
+{
+	free(t->hash);
+	t->hash = NULL;
+	t->hcap = 0;
+}
+
+/* Index of name in t, or -1.  Sets *pos to the insertion point when sorted. */
+static long tnode_find(tnode *t, const char *name, size_t len, size_t *pos)
+{
+	if (t->sorted) {
+		static const uint32_t modes[2] = { GROVE_MODE_BLOB, GROVE_MODE_TREE };
+		size_t ins = t->n;
+		for (int m = 0; m < 2; m++) {
+			size_t lo = 0, hi = t->n;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				int c = grove__tree_entry_cmp(name, len, modes[m], t->e[mid].name, t->e[mid].len, t->e[mid].mode);
+				if (c == 0)
+					return (long)mid;
+				if (c < 0)
+					hi = mid;
+				else
+					lo = mid + 1;
+			}
+			if (m == 0)
+				ins = lo;
+		}
+		if (pos)
+			*pos = ins;
+		return -1;
+	}
+	if (t->n <= 16) {
+		for (size_t i = 0; i < t->n; i++)
+			if (t->e[i].len == len && !memcmp(t->e[i].name, name, len))
+				return (long)i;
+		return -1;
+	}
+	if (!t->hcap && hash_build(t) < 0)
+		return -2;
+	{
+		size_t mask = t->hcap - 1, h = name_hash(name, len) & mask;
+		while (t->hash[h]) {
+			tentry *e = &t->e[t->hash[h] - 1];
+			if (e->len == len && !memcmp(e->name, name, len))
+				return (long)(t->hash[h] - 1);
+			h = (h + 1) & mask;
+		}
+	}
+	return -1;
+}
+
+static tnode *tnode_new(void)
+{
+	tnode *t = grove__calloc(1, sizeof(*t));
+	if (t)
+		t->sorted = 1;
+	return t;
+}
+
+static int tnode_reserve(tnode *t, size_t extra)
+{
+	if (t->n + extra > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		tentry *ne;
+		while (cap < t->n + extra)
+			cap *= 2;
+		ne = grove__realloc(t->e, cap * sizeof(*ne));
+		if (!ne)
+			return GROVE_ENOMEM;
+		t->e = ne;
+		t->cap = cap;
+	}
+	return 0;
+}
+
+/* Adds an entry (name must not be present); takes ownership of nothing. */
+static tentry *tnode_add(tnode *t, const char *name, size_t len, size_t pos)
+{
+	char *copy;
+	tentry *e;
+	if (tnode_reserve(t, 1) < 0)
+		return NULL;
+	copy = grove__strndup(name, len);
+	if (!copy)
+		return NULL;
+	if (t->sorted && t->n < 512) {
+		memmove(&t->e[pos + 1], &t->e[pos], (t->n - pos) * sizeof(tentry));
+		e = &t->e[pos];
+		hash_drop(t);
+	} else {
+		e = &t->e[t->n];
+		t->sorted = 0;
+	}
+	memset(e, 0, sizeof(*e));
+	e->name = copy;
+	e->len = len;
+	t->n++;
+	if (!t->sorted) {
+		if (t->hcap && t->n * 2 + 2 > t->hcap)
+			hash_drop(t);
+		else if (t->hcap)
+			hash_insert(t, (size_t)(e - t->e));
+	}
+	return e;
+}
+
+static void tnode_remove_at(tnode *t, size_t i)
+{
+	free(t->e[i].name);
+	tnode_free(t->e[i].child);
+	memmove(&t->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof(tentry));
+	t->n--;
+	hash_drop(t);
+}
+
+static int tnode_load(grove *g, const grove_oid *tree_id, tnode **out)
+{
+	grove__tree *tree;
+	tnode *t;
+	int err = grove__tree_get(g, tree_id, &tree);
+	if (err < 0)
+		return err;
+	t = tnode_new();
+	if (!t || tnode_reserve(t, tree->count) < 0) {
+		tnode_free(t);
+		grove__tree_release(tree);
+		return GROVE_ENOMEM;
+	}
+	for (size_t i = 0; i < tree->count; i++) {
+		tentry *e = &t->e[i];
+		memset(e, 0, sizeof(*e));
+		e->name = grove__strndup(tree->entries[i].name, tree->entries[i].name_len);
+		if (!e->name) {
+			t->n = i;
+			tnode_free(t);
+			grove__tree_release(tree);
+			return GROVE_ENOMEM;
+		}
+		e->len = tree->entries[i].name_len;
+		e->mode = tree->entries[i].mode;
+		e->id = tree->entries[i].id;
+	}
+	t->n = tree->count;
+	grove__tree_release(tree);
+	*out = t;
+	return 0;
+}
+
+/* --- pending objects ----------------------------------------------------- */
+
+static long pobj_find(grove_txn *x, const grove_oid *id)
+{
+	size_t mask, h;
+	uint32_t k;
+	if (!x->ohcap)
+		return -1;
+	mask = x->ohcap - 1;
+	memcpy(&k, id->id, sizeof(k));
+	h = k & mask;
+	while (x->ohash[h]) {
+		if (grove__oid_equal(&x->objs[x->ohash[h] - 1].id, id))
+			return (long)(x->ohash[h] - 1);
+		h = (h + 1) & mask;
+	}
+	return -1;
+}
+
+static int pobj_rehash(grove_txn *x)
+{
+	size_t cap = x->ohcap ? x->ohcap * 2 : 64;
+	uint32_t *nh;
+	while (cap < x->nobjs * 2 + 2)
+		cap *= 2;
+	nh = grove__calloc(cap, sizeof(uint32_t));
+	if (!nh)
+		return GROVE_ENOMEM;
+	free(x->ohash);
+	x->ohash = nh;
+	x->ohcap = cap;
+	for (size_t i = 0; i < x->nobjs; i++) {
+		uint32_t k;
+		size_t h;
+		memcpy(&k, x->objs[i].id.id, sizeof(k));
+		h = k & (cap - 1);
+		while (x->ohash[h])
+			h = (h + 1) & (cap - 1);
+		x->ohash[h] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+/* Stages an object; takes ownership of data (freed on failure too). */
+static int pobj_add(grove_txn *x, grove_otype type, void *data, size_t size, grove_oid *id_out)
+{
+	grove_oid id;
+	int err = grove__object_hash(type, data, size, &id);
+	if (err < 0) {
+		free(data);
+		return err;
+	}
+	*id_out = id;
+	if (pobj_find(x, &id) >= 0) {
+		free(data);
+		return 0;
+	}
+	if (x->nobjs == x->cap_objs) {
+		size_t cap = x->cap_objs ? x->cap_objs * 2 : 8;
+		pobj *no = grove__realloc(x->objs, cap * sizeof(*no));
+		if (!no) {
+			free(data);
+			return GROVE_ENOMEM;
+		}
+		x->objs = no;
+		x->cap_objs = cap;
+	}
+	x->objs[x->nobjs].id = id;
+	x->objs[x->nobjs].type = type;
+	x->objs[x->nobjs].data = data;
+	x->objs[x->nobjs].size = size;
+	x->nobjs++;
+	if (x->nobjs * 2 + 2 > x->ohcap)
+		return pobj_rehash(x);
+	{
+		uint32_t k;
+		size_t h;
+		memcpy(&k, id.id, sizeof(k));
+		h = k & (x->ohcap - 1);
+		while (x->ohash[h])
+			h = (h + 1) & (x->ohcap - 1);
+		x->ohash[h] = (uint32_t)x->nobjs;
+	}
+	return 0;
+}
+
+static void pobj_clear(grove_txn *x)
+{
+	for (size_t i = 0; i < x->nobjs; i++)
+		free(x->objs[i].data);
+	x->nobjs = 0;
+	if (x->ohash)
+		memset(x->ohash, 0, x->ohcap * sizeof(uint32_t));
+}
+
+/* --- op log, for rebase ------------------------------------------------ */
+
+static int log_op(grove_txn *x, int kind, const char *key, const grove_oid *id, uint32_t mode)
+{
+	txn_op *op;
+	if (x->nops == x->cap_ops) {
+		size_t cap = x->cap_ops ? x->cap_ops * 2 : 8;
+		txn_op *no = grove__realloc(x->ops, cap * sizeof(*no));
+		if (!no)
+			return GROVE_ENOMEM;
+		x->ops = no;
+		x->cap_ops = cap;
+	}
+	op = &x->ops[x->nops];
+	op->key = grove__strdup(key ? key : "");
+	if (!op->key)
+		return GROVE_ENOMEM;
+	op->kind = kind;
+	op->mode = mode;
+	if (id)
+		op->id = *id;
+	else
+		memset(&op->id, 0, sizeof(op->id));
+	x->nops++;
+	return 0;
+}
+
+static void ops_clear(grove_txn *x)
+{
+	for (size_t i = 0; i < x->nops; i++)
+		free(x->ops[i].key);
+	x->nops = 0;
+}
+
+/* --- begin / free ------------------------------------------------------ */
+
+static int load_root(grove_txn *x)
+{
+	grove_oid tree;
+	int err;
+	tnode_free(x->root);
+	x->root = NULL;
+	if (grove_oid_is_zero(&x->base)) {
+		x->root = tnode_new();
+		return x->root ? 0 : GROVE_ENOMEM;
+	}
+	if ((err = grove__commit_tree(x->g, &x->base, &tree)) < 0)
+		return err;
+	return tnode_load(x->g, &tree, &x->root);
+}
+
+int grove_txn_begin_at(grove_txn **out, grove *g, const grove_oid *commit, const char *branch)
+{
+	grove_txn *x;
+	int err;
+	if (!out || !g)
+		return grove__error_set(GROVE_EINVALID, "grove_txn_begin: NULL argument");
+	x = grove__calloc(1, sizeof(*x));
+	if (!x)
+		return GROVE_ENOMEM;
+	x->g = g;
+	if (branch) {
+		char ref[1100];
+		if ((err = grove__branch_ref(branch, ref, sizeof(ref))) < 0 ||
+		    (strncmp(branch, "refs/", 5) && (err = grove_branch_name_validate(branch)) < 0)) {
+			free(x);
+			return err;
+		}
+		if (!(x->ref = grove__strdup(ref))) {
+			free(x);
+			return GROVE_ENOMEM;
+		}
+	}
+	if (commit)
+		x->base = *commit;
+	if ((err = load_root(x)) < 0) {
+		grove_txn_free(x);
+		return err;
+	}
+	*out = x;
+	return 0;
+}
+
+int grove_txn_begin(grove_txn **out, grove *g, const char *branch)
+{
+	char ref[1100];
+	grove_oid head;
+	int err;
+	if (!g || !branch)
+		return grove__error_set(GROVE_EINVALID, "grove_txn_begin: NULL argument");
+	if ((err = grove__branch_ref(branch, ref, sizeof(ref))) < 0)
+		return err;
+	err = g->be->ops->ref_read(g->be, ref, &head);
+	if (err == GROVE_ENOTFOUND) {
+		grove_error_clear();
+		return grove_txn_begin_at(out, g, NULL, branch);
+	}
+	if (err < 0)
+		return err;
+	return grove_txn_begin_at(out, g, &head, branch);
+}
+
+void grove_txn_free(grove_txn *x)
+{
+	if (!x)
+		return;
+	tnode_free(x->root);
+	pobj_clear(x);
+	free(x->objs);
+	free(x->ohash);
+	ops_clear(x);
+	free(x->ops);
+	free(x->ref);
+	free(x);
+}
+
+const grove_oid *grove_txn_base(const grove_txn *x)
+{
+	return &x->base;
+}
+
+/* --- editing ------------------------------------------------------------ */
+
+static int materialise(grove *g, tentry *e)
+{
+	if (e->child)
+		return 0;
+	return tnode_load(g, &e->id, &e->child);
+}
+
+/*
+ * Walks to the directory holding the last segment of key, creating missing
+ * directories (and replacing values in the way) when create is set.  The
+ * nodes passed are collected so the caller can mark them dirty on success.
+ */
+typedef struct {
+	tnode **nodes;
+	size_t n, cap;
+} node_path;
+
+static int path_push(node_path *p, tnode *t)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		tnode **nn = grove__realloc(p->nodes, cap * sizeof(*nn));
+		if (!nn)
+			return GROVE_ENOMEM;
+		p->nodes = nn;
+		p->cap = cap;
+	}
+	p->nodes[p->n++] = t;
+	return 0;
+}
+
+static int walk(grove_txn *x, const char *key, int create, node_path *path, const char **last)
+{
+	tnode *t = x->root;
+	const char *seg = key;
+	int err;
+	for (;;) {
+		const char *slash = strchr(seg, '/');
+		size_t len;
+		long i;
+		size_t pos = 0;
+		tentry *e;
+		if ((err = path_push(path, t)) < 0)
+			return err;
+		if (!slash) {
+			*last = seg;
+			return 0;
+		}
+		len = (size_t)(slash - seg);
+		i = tnode_find(t, seg, len, &pos);
+		if (i == -2)
+			return GROVE_ENOMEM;
+		if (i < 0) {
+			if (!create)
+				return grove__error_set(GROVE_ENOTFOUND, "'%s' not found", key);
+			if (!(e = tnode_add(t, seg, len, pos)))
+				return GROVE_ENOMEM;
+			e->mode = GROVE_MODE_TREE;
+			if (!(e->child = tnode_new()))
+				return GROVE_ENOMEM;
+		} else {
+			e = &t->e[i];
+			if (e->mode != GROVE_MODE_TREE) {
+				if (!create)
+					return grove__error_set(GROVE_ENOTFOUND, "'%s' not found", key);
+				/* A value in the way becomes a directory. */
+				tnode_free(e->child);
+				e->mode = GROVE_MODE_TREE;
+				if (!(e->child = tnode_new()))
+					return GROVE_ENOMEM;
+				/* Its sort position changed (name/ vs name). */
+				if (t->sorted) {
+					t->sorted = 0;
+					hash_drop(t);
+				}
+			} else if ((err = materialise(x->g, e)) < 0) {
+				return err;
+			}
+		}
+		t = e->child;
+		seg = slash + 1;
+	}
+}
+
+static void mark_dirty(node_path *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		p->nodes[i]->dirty = 1;
+}
+
+static int put_entry(grove_txn *x, const char *key, uint32_t mode, const grove_oid *id)
+{
+	node_path path = { 0 };
+	const char *last;
+	int err = walk(x, key, 1, &path, &last);
+	if (err == 0) {
+		tnode *t = path.nodes[path.n - 1];
+		size_t len = strlen(last), pos = 0;
+		long i = tnode_find(t, last, len, &pos);
+		tentry *e = NULL;
+		if (i == -2) {
+			err = GROVE_ENOMEM;
+		} else if (i >= 0) {
+			e = &t->e[i];
+			if ((e->mode == GROVE_MODE_TREE) != (mode == GROVE_MODE_TREE) && t->sorted) {
+				t->sorted = 0;
+				hash_drop(t);
+			}
+			tnode_free(e->child);
+			e->child = NULL;
+		} else if (!(e = tnode_add(t, last, len, pos))) {
+			err = GROVE_ENOMEM;
+		}
+		if (e) {
+			e->mode = mode;
+			e->id = *id;
+			mark_dirty(&path);
+		}
+	}
+	free(path.nodes);
+	return err;
+}
+
+static int remove_entry(grove_txn *x, const char *key)
+{
+	node_path path = { 0 };
+	const char *last;
+	int err = walk(x, key, 0, &path, &last);
+	if (err == 0) {
+		tnode *t = path.nodes[path.n - 1];
+		long i = tnode_find(t, last, strlen(last), NULL);
+		if (i == -2)
+			err = GROVE_ENOMEM;
+		else if (i < 0)
+			err = grove__error_set(GROVE_ENOTFOUND, "'%s' not found", key);
+		else {
+			tnode_remove_at(t, (size_t)i);
+			mark_dirty(&path);
+		}
+	}
+	free(path.nodes);
+	return err;
+}
+
+static int clear_root(grove_txn *x)
+{
+	tnode *t = tnode_new();
+	if (!t)
+		return GROVE_ENOMEM;
+	tnode_free(x->root);
+	x->root = t;
+	t->dirty = 1;
+	return 0;
+}
+
+static int check_writable(grove_txn *x)
+{
+	if (x->g->opts.read_only)
+		return grove__error_set(GROVE_EREADONLY, "store is open read-only");
+	return 0;
+}
+
+int grove_txn_set(grove_txn *x, const char *key, const void *data, size_t size)
+{
+	void *copy;
+	grove_oid id;
+	int err;
+	if ((err = grove_key_validate(key)) < 0 || (err = check_writable(x)) < 0)
+		return err;
+	if (!data && size)
+		return grove__error_set(GROVE_EINVALID, "value is NULL");
+	copy = grove__malloc(size);
+	if (!copy)
+		return GROVE_ENOMEM;
+	if (size)
+		memcpy(copy, data, size);
+	if ((err = pobj_add(x, GROVE_OBJ_BLOB, copy, size, &id)) < 0)
+		return err;
+	if ((err = put_entry(x, key, GROVE_MODE_BLOB, &id)) < 0)
+		return err;
+	return log_op(x, OP_SET, key, &id, GROVE_MODE_BLOB);
+}
+
+int grove_txn_remove(grove_txn *x, const char *key)
+{
+	int err;
+	if ((err = grove_key_validate(key)) < 0 || (err = check_writable(x)) < 0)
+		return err;
+	if ((err = remove_entry(x, key)) < 0)
+		return err;
+	return log_op(x, OP_REMOVE, key, NULL, 0);
+}
+
+int grove_txn_set_tree_id(grove_txn *x, const char *prefix, const grove_oid *tree)
+{
+	grove_otype type;
+	size_t size;
+	int err;
+	if ((prefix && *prefix && (err = grove_key_validate(prefix)) < 0) || (err = check_writable(x)) < 0)
+		return err;
+	if ((err = x->g->be->ops->read_header(x->g->be, tree, &type, &size)) < 0)
+		return err;
+	if (type != GROVE_OBJ_TREE)
+		return grove__error_set(GROVE_EINVALID, "object is a %s, not a tree", grove_otype_name(type));
+	if (!prefix || !*prefix) {
+		tnode *t;
+		if ((err = tnode_load(x->g, tree, &t)) < 0)
+			return err;
+		tnode_free(x->root);
+		x->root = t;
+		t->dirty = 1;
+	} else if ((err = put_entry(x, prefix, GROVE_MODE_TREE, tree)) < 0) {
+		return err;
+	}
+	return log_op(x, OP_GRAFT, prefix, tree, GROVE_MODE_TREE);
+}
+
+int grove_txn_set_tree(grove_txn *x, const char *prefix, const grove_item *items, size_t count)
+{
+	grove__sbuf key = GROVE_SBUF_INIT;
+	int err;
+	if ((prefix && *prefix && (err = grove_key_validate(prefix)) < 0) || (err = check_writable(x)) < 0)
+		return err;
+	for (size_t i = 0; i < count; i++)
+		if ((err = grove_key_validate(items[i].key)) < 0)
+			return err;
+	if (!prefix || !*prefix) {
+		if ((err = clear_root(x)) < 0)
+			return err;
+	} else {
+		err = remove_entry(x, prefix);
+		if (err == GROVE_ENOTFOUND)
+			grove_error_clear();
+		else if (err < 0)
+			return err;
+	}
+	if ((err = log_op(x, OP_CLEAR, prefix, NULL, 0)) < 0)
+		return err;
+	for (size_t i = 0; i < count && !err; i++) {
+		grove__sbuf_reset(&key);
+		if (prefix && *prefix)
+			err = grove__sbuf_printf(&key, "%s/%s", prefix, items[i].key);
+		else
+			err = grove__sbuf_puts(&key, items[i].key);
+		if (!err)
+			err = grove_txn_set(x, key.data, items[i].data, items[i].size);
+	}
+	grove__sbuf_dispose(&key);
+	return err;
+}
+
+/* --- reading through the staged writes --------------------------------- */
+
+static int txn_lookup(grove_txn *x, const char *path, grove_oid *id, uint32_t *mode, tnode **node)
+{
+	tnode *t = x->root;
+	const char *seg = path;
+	*node = NULL;
+	if (!path || !*path) {
+		*mode = GROVE_MODE_TREE;
+		*node = t;
+		return 0;
+	}
+	for (;;) {
+		const char *slash = strchr(seg, '/');
+		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+		long i = tnode_find(t, seg, len, NULL);
+		tentry *e;
+		if (i == -2)
+			return GROVE_ENOMEM;
+		if (i < 0)
+			return grove__error_set(GROVE_ENOTFOUND, "'%s' not found", path);
+		e = &t->e[i];
+		if (!slash) {
+			*id = e->id;
+			*mode = e->mode;
+			*node = e->child;
+			return 0;
+		}
+		if (e->mode != GROVE_MODE_TREE)
+			return grove__error_set(GROVE_ENOTFOUND, "'%s' not found", path);
+		if (!e->child)
+			return grove__path_lookup(x->g, &e->id, slash + 1, id, mode);
+		t = e->child;
+		seg = slash + 1;
+	}
+}
+
+int grove_txn_get(grove_txn *x, const char *key, grove_buf *out)
+{
+	grove_oid id;
+	uint32_t mode;
+	tnode *node;
+	long i;
+	int err;
+	if ((err = grove_key_validate(key)) < 0)
+		return err;
+	if ((err = txn_lookup(x, key, &id, &mode, &node)) < 0)
+		return err;
+	if (mode == GROVE_MODE_TREE || mode == GROVE_MODE_GITLINK)
+		return grove__error_set(GROVE_ENOTFOUND, "'%s' is a directory, not a value", key);
+	if ((i = pobj_find(x, &id)) >= 0) {
+		pobj *o = &x->objs[i];
+		out->data = grove__malloc(o->size + 1);
+		if (!out->data)
+			return GROVE_ENOMEM;
+		memcpy(out->data, o->data, o->size);
+		((char *)out->data)[o->size] = '\0';
+		out->size = o->size;
+		return 0;
+	}
+	return grove__read(x->g, &id, GROVE_OBJ_BLOB, out);
+}
+
+int grove_txn_exists(grove_txn *x, const char *key)
+{
+	grove_oid id;
+	uint32_t mode;
+	tnode *node;
+	int err;
+	if ((err = grove_key_validate(key)) < 0)
+		return err;
+	err = txn_lookup(x, key, &id, &mode, &node);
+	if (err == GROVE_ENOTFOUND) {
+		grove_error_clear();
+		return 0;
+	}
+	if (err < 0)
+		return err;
+	return mode != GROVE_MODE_TREE && mode != GROVE_MODE_GITLINK;
+}
+
+static int entry_list_cmp(const void *a, const void *b)
+{
+	const grove_entry *x = a, *y = b;
+	return grove__tree_entry_cmp(x->name, strlen(x->name), x->mode, y->name, strlen(y->name), y->mode);
+}
+
+int grove_txn_list(grove_txn *x, const char *dir, grove_entry_list *out)
+{
+	grove_oid id;
+	uint32_t mode;
+	tnode *node;
+	grove_entry_list list = { 0 };
+	int err;
+	if (dir && *dir && (err = grove_key_validate(dir)) < 0)
+		return err;
+	if ((err = txn_lookup(x, dir, &id, &mode, &node)) < 0)
+		return err;
+	if (mode != GROVE_MODE_TREE)
+		return grove__error_set(GROVE_ENOTFOUND, "'%s' is a value, not a directory", dir);
+	if (!node)
+		return grove__list_tree(x->g, &id, out);
+	list.entries = grove__calloc(node->n + 1, sizeof(grove_entry));
+	if (!list.entries)
+		return GROVE_ENOMEM;
+	for (size_t i = 0; i < node->n; i++) {
+		grove_entry *e = &list.entries[i];
+		/* An emptied directory disappears at commit; hide it now too. */
+		if (node->e[i].child && node->e[i].child->n == 0)
+			continue;
+		if (!(e->name = grove__strndup(node->e[i].name, node->e[i].len))) {
+			grove_entry_list_dispose(&list);
+			return GROVE_ENOMEM;
+		}
+		e->mode = node->e[i].mode;
+		e->kind = grove__mode_kind(e->mode);
+		e->id = node->e[i].id;
+		list.count++;
+		if (e != &list.entries[list.count - 1])
+			list.entries[list.count - 1] = *e;
+	}
+	qsort(list.entries, list.count, sizeof(grove_entry), entry_list_cmp);
+	*out = list;
+	return 0;
+}
+
+/* --- committing -------------------------------------------------------- */
+
+static int tentry_qsort_cmp(const void *a, const void *b)
+{
+	const tentry *x = a, *y = b;
+	return grove__tree_entry_cmp(x->name, x->len, x->mode, y->name, y->len, y->mode);
+}
+
+/* Writes the dirty directories below t, then t itself. */
+static int write_node(grove_txn *x, tnode *t, grove_oid *out)
+{
+	grove__sbuf buf = GROVE_SBUF_INIT;
+	grove__tree_entry *flat;
+	size_t n = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		tentry *e = &t->e[i];
+		if (e->child && e->child->dirty) {
+			if ((err = write_node(x, e->child, &e->id)) < 0)
+				return err;
+		}
+	}
+	/* Empty directories are dropped, as git cannot check them out. */
+	for (size_t i = t->n; i-- > 0;)
+		if (t->e[i].child && t->e[i].child->n == 0)
+			tnode_remove_at(t, i);
+	if (!t->sorted) {
+		qsort(t->e, t->n, sizeof(tentry), tentry_qsort_cmp);
+		t->sorted = 1;
+		hash_drop(t);
+	}
+	flat = grove__malloc((t->n + 1) * sizeof(*flat));
+	if (!flat)
+		return GROVE_ENOMEM;
+	for (size_t i = 0; i < t->n; i++, n++) {
+		flat[n].name = t->e[i].name;
+		flat[n].name_len = t->e[i].len;
+		flat[n].mode = t->e[i].mode;
+		flat[n].id = t->e[i].id;
+	}
+	err = grove__tree_write(flat, n, &buf);
+	free(flat);
+	if (err < 0) {
+		grove__sbuf_dispose(&buf);
+		return err;
+	}
+	{
+		size_t len;
+		char *data = grove__sbuf_detach(&buf, &len);
+		if (!data)
+			return GROVE_ENOMEM;
+		if ((err = pobj_add(x, GROVE_OBJ_TREE, data, len, out)) < 0)
+			return err;
+	}
+	t->dirty = 0;
+	return 0;
+}
+
+/* Which staged objects the new tree still needs: blobs that were staged and
+ * then overwritten in the same transaction are not written. */
+static void mark_live(grove_txn *x, tnode *t, unsigned char *live)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		long k = pobj_find(x, &t->e[i].id);
+		if (k >= 0)
+			live[k] = 1;
+		if (t->e[i].child)
+			mark_live(x, t->e[i].child, live);
+	}
+}
+
+int grove_txn_commit(grove_txn *x, const grove_commit_opts *opts, grove_oid *out)
+{
+	grove_signature author, committer;
+	grove__sbuf cbuf = GROVE_SBUF_INIT;
+	grove_oid tree, commit;
+	grove__object *recs = NULL;
+	unsigned char *live = NULL;
+	grove_ref_update up = { 0 };
+	grove__write_set ws = { 0 };
+	size_t nrec = 0, mark = x->nobjs;
+	int err;
+
+	if ((err = check_writable(x)) < 0)
+		return err;
+	x->root->dirty = 1;
+	if ((err = write_node(x, x->root, &tree)) < 0)
+		goto done;
+	grove__signature_defaults(&author, opts ? opts->author : NULL);
+	grove__signature_defaults(&committer, opts && opts->committer ? opts->committer : &author);
+	if ((err = grove__commit_write(&tree, &x->base, grove_oid_is_zero(&x->base) ? 0 : 1,
+		     &author, &committer, opts ? opts->message : NULL, &cbuf)) < 0)
+		goto done;
+	{
+		size_t len;
+		char *data = grove__sbuf_detach(&cbuf, &len);
+		if (!data) {
+			err = GROVE_ENOMEM;
+			goto done;
+		}
+		if ((err = pobj_add(x, GROVE_OBJ_COMMIT, data, len, &commit)) < 0)
+			goto done;
+	}
+
+	live = grove__calloc(x->nobjs, 1);
+	recs = grove__calloc(x->nobjs, sizeof(*recs));
+	if (!live || !recs) {
+		err = GROVE_ENOMEM;
+		goto done;
+	}
+	mark_live(x, x->root, live);
+	/* Trees and the commit written just now are all live. */
+	for (size_t i = mark; i < x->nobjs; i++)
+		live[i] = 1;
+	{
+		long k = pobj_find(x, &tree);
+		if (k >= 0)
+			live[k] = 1;
+	}
+	for (size_t i = 0; i < x->nobjs; i++) {
+		if (!live[i])
+			continue;
+		recs[nrec].id = x->objs[i].id;
+		recs[nrec].type = x->objs[i].type;
+		recs[nrec].size = x->objs[i].size;
+		recs[nrec].encoding = GROVE__ENC_PLAIN;
+		recs[nrec].data = x->objs[i].data;
+		recs[nrec].data_len = x->objs[i].size;
+		nrec++;
+	}
+	ws.objects = recs;
+	ws.object_count = nrec;
+	if (x->ref) {
+		up.refname = x->ref;
+		up.check_old = 1;
+		up.old_id = x->base;
+		up.new_id = commit;
+		ws.refs = &up;
+		ws.ref_count = 1;
+	}
+	pthread_mutex_lock(&x->g->write_lock);
+	err = grove__write(x->g, &ws);
+	pthread_mutex_unlock(&x->g->write_lock);
+	if (err == GROVE_EHEADMOVED)
+		grove__error_set(err, "branch '%s' moved since the transaction began", x->ref + 11);
+done:
+	free(recs);
+	free(live);
+	grove__sbuf_dispose(&cbuf);
+	if (err < 0) {
+		/* Keep the staged edits usable: drop only what commit added. */
+		for (size_t i = mark; i < x->nobjs; i++)
+			free(x->objs[i].data);
+		if (x->nobjs != mark) {
+			x->nobjs = mark;
+			pobj_rehash(x);
+		}
+		x->root->dirty = 1;
+		return err;
+	}
+	/* The transaction continues from the new commit. */
+	x->base = commit;
+	pobj_clear(x);
+	ops_clear(x);
+	if (out)
+		*out = commit;
+	return 0;
+}
+
+static int replay(grove_txn *x, const txn_op *op)
+{
+	int err = 0;
+	switch (op->kind) {
+	case OP_SET:
+		return put_entry(x, op->key, op->mode, &op->id);
+	case OP_GRAFT:
+		if (!*op->key) {
+			tnode *t;
+			if ((err = tnode_load(x->g, &op->id, &t)) < 0)
+				return err;
+			tnode_free(x->root);
+			x->root = t;
+			t->dirty = 1;
+			return 0;
+		}
+		return put_entry(x, op->key, op->mode, &op->id);
+	case OP_CLEAR:
+		if (!*op->key)
+			return clear_root(x);
+		/* fallthrough */
+	case OP_REMOVE:
+		err = remove_entry(x, op->key);
+		if (err == GROVE_ENOTFOUND) {
+			/* Removed on the other side too: nothing left to do. */
+			grove_error_clear();
+			err = 0;
+		}
+		return err;
+	}
+	return 0;
+}
+
+int grove_txn_rebase(grove_txn *x)
+{
+	grove_oid head;
+	int err;
+	if (!x->ref)
+		return grove__error_set(GROVE_EINVALID, "a detached transaction cannot be rebased");
+	err = x->g->be->ops->ref_read(x->g->be, x->ref, &head);
+	if (err == GROVE_ENOTFOUND) {
+		grove_error_clear();
+		memset(&head, 0, sizeof(head));
+	} else if (err < 0) {
+		return err;
+	}
+	x->base = head;
+	if ((err = load_root(x)) < 0)
+		return err;
+	for (size_t i = 0; i < x->nops && !err; i++)
+		err = replay(x, &x->ops[i]);
+	return err;
+}
+
+static int one_shot(grove *g, const char *branch, const char *key, const void *data, size_t size,
+	int remove, const grove_commit_opts *opts, grove_oid *out)
+{
+	grove_txn *x;
+	int err, tries = 0;
+	if ((err = grove_txn_begin(&x, g, branch)) < 0)
+		return err;
+	err = remove ? grove_txn_remove(x, key) : grove_txn_set(x, key, data, size);
+	/* A one-call write has nothing to lose by re-applying on a moved head. */
+	while (err == 0) {
+		err = grove_txn_commit(x, opts, out);
+		if (err != GROVE_EHEADMOVED || ++tries > 100)
+			break;
+		err = grove_txn_rebase(x);
+	}
+	grove_txn_free(x);
+	return err;
+}
+
+int grove_set(grove *g, const char *branch, const char *key, const void *data,
+	size_t size, const grove_commit_opts *opts, grove_oid *out)
+{
+	return one_shot(g, branch, key, data, size, 0, opts, out);
+}
+
+int grove_remove(grove *g, const char *branch, const char *key,
+	const grove_commit_opts *opts, grove_oid *out)
+{
+	return one_shot(g, branch, key, NULL, 0, 1, opts, out);
+}
