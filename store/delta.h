@@ -31,6 +31,13 @@ int grove__delta_apply_limit(const void *base, size_t base_len, const void *delt
 	size_t delta_len, size_t max_result, grove_buf *out);
 
 /*
+ * Inflates a stored (zlib-compressed) delta whose inflated length is not
+ * recorded, bounded by what its header's result size can need.  Defined
+ * in object_decode.c.
+ */
+int grove__delta_inflate(const void *src, size_t len, grove_buf *out);
+
+/*
  * Builds a delta turning base into target.  GROVE_ENOTFOUND when no delta
  * of at most max_delta_len bytes was found (the caller then stores the
  * target whole).

@@ -25,7 +25,7 @@ static _Thread_local unsigned decode_depth;
  * need (each result byte costs at most 8 opcode bytes), and by the
  * delta-bomb limit.
  */
-static int inflate_delta(const void *src, size_t len, grove_buf *out)
+int grove__delta_inflate(const void *src, size_t len, grove_buf *out)
 {
 	z_stream zs = { 0 };
 	unsigned char *dst = NULL, *tmp;
@@ -128,7 +128,7 @@ static int decode_delta(grove_backend *be, const grove__object *rec, grove_buf *
 	if (grove__oid_equal(&rec->base, &rec->id))
 		return grove__error_set(GROVE_ECORRUPT, "object %s is a delta against itself",
 			grove_oid_tohex(hex, &rec->id));
-	if ((rc = inflate_delta(rec->data, rec->data_len, &delta)) < 0)
+	if ((rc = grove__delta_inflate(rec->data, rec->data_len, &delta)) < 0)
 		goto done;
 	decode_depth++;
 	rc = be->ops->read(be, &rec->base, &base_type, &base);

@@ -67,7 +67,7 @@ static void make_repo(void)
 	   "git config user.name t && git config user.email t@example.com && "
 	   "for i in $(seq 1 25); do "
 	   "  seq 1 $((i * 40)) > a.txt; seq 5 $((i * 30)) | sed s/5/five/ > b.txt; "
-	   "  mkdir -p d$((i % 3)); echo $i >> d$((i % 3))/c.txt; "
+	   "  mkdir -p d$((i %% 3)); echo $i >> d$((i %% 3))/c.txt; "
 	   "  git add -A && git commit -q -m \"commit $i\"; "
 	   "done && git tag -a -m tagged v1 HEAD~3", tmpdir);
 }
@@ -763,4 +763,231 @@ Test(pack_index, streaming_indexer_and_pack_size_limit)
 	o.max_pack_size = len - 1;
 	cr_assert_eq(grove__pack_index(p, len, &o, NULL), GROVE_EINVALID);
 	free(p);
+}
+
+/* --- writing ---------------------------------------------------------- */
+
+static int write_to_file(void *payload, const void *data, size_t len)
+{
+	return fwrite(data, 1, len, payload) == len ? 0 : -1;
+}
+
+/* Every object id in the fake backend. */
+static grove_oid *all_ids(fake_backend *f)
+{
+	grove_oid *ids = malloc((f->n + 1) * sizeof(*ids));
+	cr_assert_not_null(ids);
+	for (size_t i = 0; i < f->n; i++)
+		ids[i] = f->recs[i].rec.id;
+	return ids;
+}
+
+static void write_pack_file(fake_backend *f, const grove_oid *ids, size_t n,
+	grove__pack_write_opts *o, const char *path, grove__pack_write_stats *st)
+{
+	FILE *out = fopen(path, "wb");
+	cr_assert_not_null(out);
+	o->write = write_to_file;
+	o->write_payload = out;
+	cr_assert_eq(grove__pack_write(&f->be, ids, n, o, st), 0, "%s", grove_error_message());
+	cr_assert_eq(fclose(out), 0);
+}
+
+/* `git verify-pack -v` object ids, sorted, into a file; checks index-pack. */
+static void git_index_and_list(const char *pack, const char *list_out)
+{
+	sh("cd %s && git index-pack --strict %s >/dev/null && "
+	   "git verify-pack -v %s | grep -E '^[0-9a-f]{40} ' | cut -c1-40 | sort > %s",
+		repo, pack, pack, list_out);
+}
+
+Test(pack_write, roundtrip_through_git)
+{
+	fake_backend f;
+	grove__pack_write_stats st;
+	grove__pack_write_opts o = { 0 };
+	char in[160], out[160], want[160], got[160];
+	grove_oid *ids;
+
+	setup_repo();
+	snprintf(in, sizeof(in), "%s/in.pack", tmpdir);
+	snprintf(out, sizeof(out), "%s/out.pack", tmpdir);
+	snprintf(want, sizeof(want), "%s/want.txt", tmpdir);
+	snprintf(got, sizeof(got), "%s/got.txt", tmpdir);
+	git_pack_all(in, 1);
+	fake_init(&f);
+	cr_assert_eq(index_file(in, &f, NULL, NULL, NULL), 0, "%s", grove_error_message());
+	ids = all_ids(&f);
+	/* reversed: deltas come before their bases in the caller's list */
+	for (size_t i = 0; i < f.n / 2; i++) {
+		grove_oid t = ids[i];
+		ids[i] = ids[f.n - 1 - i];
+		ids[f.n - 1 - i] = t;
+	}
+	/* and a duplicate */
+	ids[f.n] = ids[0];
+	write_pack_file(&f, ids, f.n + 1, &o, out, &st);
+	cr_assert_eq(st.object_count, f.n);
+	cr_assert_gt(st.reused_deltas, 10);
+	cr_assert_gt(st.reused_zlib, 0);
+	cr_assert_eq(st.inflated, 0);
+	git_index_and_list(out, got);
+	sh("cd %s && git cat-file --batch-all-objects --batch-check='%%(objectname)' | sort > %s",
+		repo, want);
+	sh("cmp -s %s %s", want, got);
+	/* the checksum in stats is the pack's trailer */
+	{
+		size_t len;
+		unsigned char *p = read_file(out, &len);
+		cr_assert(memcmp(p + len - 20, st.checksum, 20) == 0);
+		/* and our own indexer accepts what we wrote */
+		cr_assert_eq(grove__pack_index(p, len, NULL, NULL), 0, "%s", grove_error_message());
+		free(p);
+	}
+	free(ids);
+	fake_dispose(&f);
+	remove_tmpdir();
+}
+
+static int has_in(void *payload, const grove_oid *id)
+{
+	return fake_exists(payload, id);
+}
+
+/* Ids listed by a git command (one hex id at the start of each line). */
+static grove_oid *git_ids(const char *cmd, size_t *n)
+{
+	grove_oid *ids = NULL;
+	size_t cap = 0;
+	char line[512];
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	*n = 0;
+	while (fgets(line, sizeof(line), p)) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = realloc(ids, cap * sizeof(*ids));
+		}
+		line[40] = '\0';
+		cr_assert_eq(grove_oid_fromhex(&ids[(*n)++], line), 0);
+	}
+	cr_assert_eq(pclose(p), 0);
+	return ids;
+}
+
+Test(pack_write, thin_and_self_contained_subsets)
+{
+	fake_backend f, old;
+	grove__pack_write_stats st;
+	grove__pack_write_opts o = { 0 };
+	char in[160], oldp[160], out[160], cmd[512], list[160];
+	grove_oid *ids;
+	size_t n;
+
+	setup_repo();
+	snprintf(in, sizeof(in), "%s/in.pack", tmpdir);
+	snprintf(oldp, sizeof(oldp), "%s/old.pack", tmpdir);
+	snprintf(out, sizeof(out), "%s/out.pack", tmpdir);
+	snprintf(list, sizeof(list), "%s/list.txt", tmpdir);
+	git_pack_all(in, 1);
+	sh("cd %s && echo HEAD~10 | git pack-objects --revs --stdout -q > %s", repo, oldp);
+	fake_init(&f);
+	fake_init(&old);
+	cr_assert_eq(index_file(in, &f, NULL, NULL, NULL), 0, "%s", grove_error_message());
+	cr_assert_eq(index_file(oldp, &old, NULL, NULL, NULL), 0, "%s", grove_error_message());
+	snprintf(cmd, sizeof(cmd), "git -C %s rev-list --objects HEAD ^HEAD~10", repo);
+	ids = git_ids(cmd, &n);
+	cr_assert_gt(n, 10);
+
+	/* Self-contained: deltas on bases outside the set are sent whole. */
+	write_pack_file(&f, ids, n, &o, out, &st);
+	cr_assert_eq(st.object_count, n);
+	git_index_and_list(out, list);
+	sh("test $(wc -l < %s) -eq %zu", list, n);
+
+	/* Thin: the client has HEAD~10's objects, so REF_DELTAs against them
+	 * are allowed; git completes the pack with --fix-thin in a repo that
+	 * has the old history. */
+	o.allow_thin = 1;
+	o.client_has = has_in;
+	o.client_payload = &old.be;
+	write_pack_file(&f, ids, n, &o, out, &st);
+	cr_assert_eq(st.object_count, n);
+	sh("cd %s && git init -q --bare client.git && git -C client.git index-pack --stdin < %s "
+	   ">/dev/null && git -C client.git index-pack --stdin --fix-thin < %s >/dev/null && "
+	   "git -C client.git cat-file --batch-all-objects --batch-check | wc -l > n.txt && "
+	   "test $(cat n.txt) -eq $(git -C repo rev-list --objects HEAD | wc -l)",
+		tmpdir, oldp, out);
+	free(ids);
+	fake_dispose(&f);
+	fake_dispose(&old);
+	remove_tmpdir();
+}
+
+Test(pack_write, plain_records_and_errors)
+{
+	fake_backend f;
+	grove__pack_write_stats st;
+	grove__pack_write_opts o = { .compression_level = 6 };
+	grove__object recs[2];
+	grove_oid ids[3];
+	char out[160], list[160];
+
+	setup_repo();
+	snprintf(out, sizeof(out), "%s/plain.pack", tmpdir);
+	snprintf(list, sizeof(list), "%s/list.txt", tmpdir);
+	fake_init(&f);
+	memset(recs, 0, sizeof(recs));
+	recs[0].type = GROVE_OBJ_BLOB;
+	recs[0].data = "plain one\n";
+	recs[0].size = recs[0].data_len = 10;
+	recs[1].type = GROVE_OBJ_BLOB;
+	recs[1].data = "plain two\n";
+	recs[1].size = recs[1].data_len = 10;
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(grove__object_hash(recs[i].type, recs[i].data, 10, &recs[i].id), 0);
+		ids[i] = recs[i].id;
+	}
+	grove__write_set ws = { recs, 2, NULL, 0 };
+	fake_write(&f.be, &ws);
+	write_pack_file(&f, ids, 2, &o, out, &st);
+	git_index_and_list(out, list);
+	sh("test $(wc -l < %s) -eq 2", list);
+
+	/* a missing object */
+	memset(&ids[2], 0x42, sizeof(ids[2]));
+	{
+		FILE *devnull = fopen("/dev/null", "wb");
+		o.write = write_to_file;
+		o.write_payload = devnull;
+		cr_assert_eq(grove__pack_write(&f.be, ids, 3, &o, NULL), GROVE_ENOTFOUND);
+		cr_assert(strstr(grove_error_message(), "4242424242"), "%s", grove_error_message());
+		fclose(devnull);
+	}
+	/* no callback */
+	o.write = NULL;
+	cr_assert_eq(grove__pack_write(&f.be, ids, 2, &o, NULL), GROVE_EINVALID);
+	fake_dispose(&f);
+	remove_tmpdir();
+}
+
+static int failing_write(void *payload, const void *data, size_t len)
+{
+	(void)payload;
+	(void)data;
+	(void)len;
+	return grove__error_set(GROVE_EIO, "disk on fire");
+}
+
+Test(pack_write, write_error_stops)
+{
+	fake_backend f;
+	grove__pack_write_opts o = { .write = failing_write };
+	grove__object rec = { .type = GROVE_OBJ_BLOB, .data = "x", .size = 1, .data_len = 1 };
+	fake_init(&f);
+	cr_assert_eq(grove__object_hash(GROVE_OBJ_BLOB, "x", 1, &rec.id), 0);
+	grove__write_set ws = { &rec, 1, NULL, 0 };
+	fake_write(&f.be, &ws);
+	cr_assert_eq(grove__pack_write(&f.be, &rec.id, 1, &o, NULL), GROVE_EIO);
+	fake_dispose(&f);
 }
