@@ -1,0 +1,130 @@
+/*
+ * Internals of the LMDB backend, shared by backend_lmdb.c (the vtable),
+ * lmdb_env.c (environments, read transactions, map growth, flushing) and
+ * lmdb_record.c (the stored record format).
+ */
+#ifndef GROVE_LMDB_INTERNAL_H
+#define GROVE_LMDB_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backend.h"
+
+/* The on-disk format version kept in the meta DB. */
+#define GROVE__LMDB_FORMAT 1u
+#define GROVE__LMDB_DEFAULT_MAP ((size_t)64 << 20)
+#define GROVE__LMDB_DEFAULT_HEAD "refs/heads/main"
+
+/* Reset read transactions kept for reuse.  Each holds a reader slot in
+ * the lock file, so this stays well below the reader table size. */
+#define GROVE__LMDB_SLOTS 32
+#define GROVE__LMDB_MAX_READERS 1024
+
+typedef struct {
+	_Alignas(64) atomic_int busy;
+	MDB_txn *txn; /* NULL until first used, then reset between uses */
+} grove__lmdb_slot;
+
+/*
+ * One LMDB environment.  LMDB forbids opening the same environment twice in
+ * one process (its fcntl locks are per process), so every handle on the
+ * same directory shares one of these through a process-wide registry.
+ */
+typedef struct grove__lmdb_env {
+	struct grove__lmdb_env *next; /* registry list */
+	dev_t dev;
+	ino_t ino;
+	int refcount; /* guarded by the registry mutex */
+
+	char *path;
+	MDB_env *env;
+	MDB_dbi objects, refs, meta;
+	int read_only; /* opened MDB_RDONLY */
+	int nosync;    /* opened MDB_NOSYNC (GROVE_RELAXED); the flusher runs */
+
+	/*
+	 * Held shared by every thread while it has a transaction of this env
+	 * active (read or write), exclusively to change the map size, which
+	 * LMDB allows only when no transaction of the process is active.
+	 * Writer-preferring so growth is not starved by a stream of readers.
+	 */
+	pthread_rwlock_t map_lock;
+	grove__lmdb_slot slots[GROVE__LMDB_SLOTS];
+
+	/* Background flusher (nosync only). */
+	pthread_t flusher;
+	int flusher_running;
+	pthread_mutex_t flush_mu;
+	pthread_cond_t flush_cv;
+	int flush_stop;
+	unsigned sync_interval_ms;
+	atomic_uint_fast64_t commits; /* commits since open */
+	atomic_uint_fast64_t synced;  /* value of commits at the last sync */
+	atomic_int sync_error;        /* errno of the last failed background sync */
+} grove__lmdb_env;
+
+/* A backend handle: a view on a shared environment with its own options. */
+typedef struct {
+	grove_backend base;
+	grove__lmdb_env *e;
+	int read_only;
+	int durable; /* sync after each commit even when the env is nosync */
+} grove__lmdb;
+
+/* --- environments (lmdb_env.c) ------------------------------------- */
+
+int grove__lmdb_env_acquire(grove__lmdb_env **out, const char *path, const grove_options *opts);
+void grove__lmdb_env_release(grove__lmdb_env *e);
+
+/* Maps an LMDB or errno code to a grove code, setting "lmdb: what: msg". */
+int grove__lmdb_error(const grove__lmdb_env *e, int rc, const char *what);
+
+/* A read transaction borrowed from the pool (or fresh when it is empty). */
+typedef struct {
+	MDB_txn *txn;
+	grove__lmdb_slot *slot; /* NULL for a fresh transaction */
+	int lock_held;          /* how map_lock was taken, for read_end */
+} grove__lmdb_rtxn;
+
+int grove__lmdb_read_begin(grove__lmdb_env *e, grove__lmdb_rtxn *rt);
+void grove__lmdb_read_end(grove__lmdb_env *e, grove__lmdb_rtxn *rt);
+
+/*
+ * Runs fn inside one write transaction and commits it.  fn returns 0, an
+ * LMDB code (the transaction is aborted and, for MDB_MAP_FULL, the map is
+ * grown and fn run again from scratch) or a grove code with its message
+ * already set (aborted, returned as is).  Syncs as the durability asks.
+ */
+typedef int (*grove__lmdb_write_fn)(grove__lmdb_env *e, MDB_txn *txn, void *arg);
+int grove__lmdb_write_txn(grove__lmdb *h, grove__lmdb_write_fn fn, void *arg, const char *what);
+
+/* Syncs the data file now (no-op on a read-only env). */
+int grove__lmdb_sync(grove__lmdb_env *e);
+
+/* --- records (lmdb_record.c) --------------------------------------- */
+
+/*
+ * A stored object: one header byte (encoding << 4 | type), the full size as
+ * a LEB128 varint, the 20-byte base id for deltas, then the record bytes.
+ */
+#define GROVE__LMDB_HDR_MAX (1 + 10 + GROVE_OID_RAWSZ)
+
+typedef struct {
+	grove__encoding encoding;
+	grove_otype type;
+	size_t size;
+	const unsigned char *base; /* GROVE__ENC_DELTA only */
+	const unsigned char *data;
+	size_t data_len;
+} grove__lmdb_rec;
+
+/* Writes the header for obj into buf, returns its length. */
+size_t grove__lmdb_rec_header(unsigned char *buf, const grove__object *obj);
+/* Parses a stored value; NULL on success, else what is wrong with it. */
+const char *grove__lmdb_rec_parse(const void *val, size_t len, grove__lmdb_rec *out);
+
+#endif

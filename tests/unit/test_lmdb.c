@@ -1,0 +1,952 @@
+/* The LMDB backend, exercised directly through its vtable. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "compress.h"
+#include "error.h"
+#include "oid.h"
+
+/* --- fixtures ------------------------------------------------------ */
+
+static char tmp_root[64];
+static char store_path[256];
+
+static void make_tmp(void)
+{
+	strcpy(tmp_root, "/tmp/grove-lmdb-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmp_root));
+	snprintf(store_path, sizeof(store_path), "%s/store", tmp_root);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(p);
+}
+
+static void remove_tmp(void)
+{
+	char mnt[160];
+	snprintf(mnt, sizeof(mnt), "%s/small", tmp_root);
+	umount2(mnt, MNT_DETACH); /* the full-disk test's tmpfs, if still there */
+	if (tmp_root[0])
+		nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(lmdb, .init = make_tmp, .fini = remove_tmp);
+
+static grove_backend *open_opts(const grove_options *opts)
+{
+	grove_backend *be = NULL;
+	int rc = grove__backend_lmdb_open(&be, store_path, opts);
+	cr_assert_eq(rc, 0, "open: %s %s", grove_code_name(rc), grove_error_message());
+	return be;
+}
+
+static grove_backend *open_store(void)
+{
+	grove_options o = GROVE_OPTIONS_INIT;
+	return open_opts(&o);
+}
+
+/* An object record of the given encoding for content data. */
+typedef struct {
+	grove__object obj;
+	grove_buf owned;
+} rec;
+
+static void make_rec(rec *r, grove_otype type, const void *data, size_t len, grove__encoding enc)
+{
+	memset(r, 0, sizeof(*r));
+	cr_assert_eq(grove__object_hash(type, data, len, &r->obj.id), 0);
+	r->obj.type = type;
+	r->obj.size = len;
+	r->obj.encoding = enc;
+	if (enc == GROVE__ENC_ZLIB) {
+		cr_assert_eq(grove__zlib_compress(data, len, 6, &r->owned), 0);
+		r->obj.data = r->owned.data;
+		r->obj.data_len = r->owned.size;
+	} else {
+		r->obj.data = data;
+		r->obj.data_len = len;
+	}
+}
+
+static void rec_dispose(rec *r)
+{
+	grove_buf_dispose(&r->owned);
+}
+
+static int write_objects(grove_backend *be, const grove__object *objs, size_t n)
+{
+	grove__write_set ws = { objs, n, NULL, 0 };
+	return be->ops->write(be, &ws);
+}
+
+static int update_ref(grove_backend *be, const char *name, const grove_oid *old, const grove_oid *new_id,
+	int check)
+{
+	grove_ref_update u = { name, { { 0 } }, { { 0 } }, check };
+	if (old)
+		u.old_id = *old;
+	if (new_id)
+		u.new_id = *new_id;
+	grove__write_set ws = { NULL, 0, &u, 1 };
+	return be->ops->write(be, &ws);
+}
+
+static void oid_n(grove_oid *id, unsigned n)
+{
+	memset(id, 0, sizeof(*id));
+	id->id[0] = 0xab;
+	id->id[16] = (unsigned char)(n >> 24);
+	id->id[17] = (unsigned char)(n >> 16);
+	id->id[18] = (unsigned char)(n >> 8);
+	id->id[19] = (unsigned char)n;
+}
+
+static void expect_content(grove_backend *be, const grove_oid *id, grove_otype type, const void *data,
+	size_t len)
+{
+	grove_buf out = { 0 };
+	grove_otype t = GROVE_OBJ_BAD;
+	int rc = be->ops->read(be, id, &t, &out);
+	cr_assert_eq(rc, 0, "read: %s", grove_error_message());
+	cr_assert_eq(t, type);
+	cr_assert_eq(out.size, len);
+	cr_assert(memcmp(out.data, data, len) == 0);
+	grove_buf_dispose(&out);
+}
+
+/* Deterministic pseudo-random bytes (incompressible payloads). */
+static void fill_random(unsigned char *p, size_t n, uint32_t seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (unsigned char)x;
+	}
+}
+
+/* --- opening ------------------------------------------------------- */
+
+Test(lmdb, create_write_reopen)
+{
+	static const char blob[] = "hello grove";
+	grove_backend *be = open_store();
+	rec r;
+	grove_oid got;
+
+	cr_assert_str_eq(be->ops->name, "lmdb");
+	make_rec(&r, GROVE_OBJ_BLOB, blob, strlen(blob), GROVE__ENC_PLAIN);
+	grove_ref_update u = { "refs/heads/main", { { 0 } }, r.obj.id, 1 };
+	grove__write_set ws = { &r.obj, 1, &u, 1 };
+	cr_assert_eq(be->ops->write(be, &ws), 0, "%s", grove_error_message());
+	be->ops->close(be);
+
+	grove_options o = GROVE_OPTIONS_INIT;
+	o.create = 0;
+	be = open_opts(&o);
+	expect_content(be, &r.obj.id, GROVE_OBJ_BLOB, blob, strlen(blob));
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/main", &got), 0);
+	cr_assert(grove__oid_equal(&got, &r.obj.id));
+	be->ops->close(be);
+}
+
+Test(lmdb, open_missing_without_create)
+{
+	grove_options o = GROVE_OPTIONS_INIT;
+	grove_backend *be = NULL;
+	o.create = 0;
+	cr_assert_eq(grove__backend_lmdb_open(&be, store_path, &o), GROVE_ENOTFOUND);
+	cr_assert_null(be);
+	/* An existing empty directory is not a store either. */
+	cr_assert_eq(mkdir(store_path, 0755), 0);
+	cr_assert_eq(grove__backend_lmdb_open(&be, store_path, &o), GROVE_ENOTFOUND);
+	o.read_only = 1;
+	cr_assert_eq(grove__backend_lmdb_open(&be, store_path, &o), GROVE_ENOTFOUND);
+}
+
+Test(lmdb, open_file_is_invalid)
+{
+	grove_backend *be = NULL;
+	grove_options o = GROVE_OPTIONS_INIT;
+	FILE *f = fopen(store_path, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(grove__backend_lmdb_open(&be, store_path, &o), GROVE_EINVALID);
+	cr_assert_eq(grove__backend_lmdb_open(&be, "", &o), GROVE_EINVALID);
+}
+
+/* --- objects ------------------------------------------------------- */
+
+Test(lmdb, plain_and_zlib_records)
+{
+	static const char text[] = "some content that compresses: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	grove_backend *be = open_store();
+	rec p, z, empty;
+	grove_otype t;
+	size_t size;
+
+	make_rec(&p, GROVE_OBJ_BLOB, text, strlen(text), GROVE__ENC_PLAIN);
+	make_rec(&z, GROVE_OBJ_TREE, text, strlen(text) - 3, GROVE__ENC_ZLIB);
+	make_rec(&empty, GROVE_OBJ_BLOB, "", 0, GROVE__ENC_PLAIN);
+	grove__object objs[3] = { p.obj, z.obj, empty.obj };
+	cr_assert_eq(write_objects(be, objs, 3), 0, "%s", grove_error_message());
+
+	expect_content(be, &p.obj.id, GROVE_OBJ_BLOB, text, strlen(text));
+	expect_content(be, &z.obj.id, GROVE_OBJ_TREE, text, strlen(text) - 3);
+	expect_content(be, &empty.obj.id, GROVE_OBJ_BLOB, "", 0);
+
+	cr_assert_eq(be->ops->read_header(be, &z.obj.id, &t, &size), 0);
+	cr_assert_eq(t, GROVE_OBJ_TREE);
+	cr_assert_eq(size, strlen(text) - 3);
+	cr_assert_eq(be->ops->exists(be, &p.obj.id), 1);
+
+	grove__object raw;
+	grove_buf buf = { 0 };
+	cr_assert_eq(be->ops->read_raw(be, &z.obj.id, &raw, &buf), 0);
+	cr_assert_eq(raw.encoding, GROVE__ENC_ZLIB);
+	cr_assert_eq(raw.type, GROVE_OBJ_TREE);
+	cr_assert_eq(raw.size, strlen(text) - 3);
+	cr_assert_eq(raw.data_len, z.obj.data_len);
+	cr_assert(memcmp(raw.data, z.obj.data, raw.data_len) == 0);
+	cr_assert(grove__oid_equal(&raw.id, &z.obj.id));
+	grove_buf_dispose(&buf);
+
+	rec_dispose(&z);
+	be->ops->close(be);
+}
+
+/* A git delta turning base into target: copy the common prefix, insert the
+ * rest (enough to exercise decoding; delta creation is tested elsewhere). */
+static void make_delta(const char *base, const char *target, grove_buf *out)
+{
+	size_t blen = strlen(base), tlen = strlen(target), common = 0, n = 0;
+	unsigned char *d = malloc(64 + tlen * 2);
+	cr_assert_not_null(d);
+	while (common < blen && common < tlen && base[common] == target[common])
+		common++;
+	for (size_t v = blen;; v >>= 7) {
+		d[n++] = (v & 0x7f) | (v >> 7 ? 0x80 : 0);
+		if (!(v >> 7))
+			break;
+	}
+	for (size_t v = tlen;; v >>= 7) {
+		d[n++] = (v & 0x7f) | (v >> 7 ? 0x80 : 0);
+		if (!(v >> 7))
+			break;
+	}
+	cr_assert(common > 0 && common < 256);
+	d[n++] = 0x80 | 0x10; /* copy: offset 0, one size byte */
+	d[n++] = (unsigned char)common;
+	for (size_t i = common; i < tlen;) {
+		size_t chunk = tlen - i > 127 ? 127 : tlen - i;
+		d[n++] = (unsigned char)chunk;
+		memcpy(d + n, target + i, chunk);
+		n += chunk;
+		i += chunk;
+	}
+	out->data = d;
+	out->size = n;
+}
+
+Test(lmdb, delta_records)
+{
+	static const char base[] = "line one\nline two\nline three\nline four\nline five\nline six\n";
+	static const char target[] = "line one\nline two\nline 3\nline four\nline five\nline six\nline seven\n";
+	grove_backend *be = open_store();
+	grove_buf delta = { 0 }, zdelta = { 0 };
+	rec b, d;
+
+	make_rec(&b, GROVE_OBJ_BLOB, base, strlen(base), GROVE__ENC_ZLIB);
+	make_delta(base, target, &delta);
+	cr_assert_eq(grove__zlib_compress(delta.data, delta.size, 6, &zdelta), 0);
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(grove__object_hash(GROVE_OBJ_BLOB, target, strlen(target), &d.obj.id), 0);
+	d.obj.type = GROVE_OBJ_BLOB;
+	d.obj.size = strlen(target);
+	d.obj.encoding = GROVE__ENC_DELTA;
+	d.obj.data = zdelta.data;
+	d.obj.data_len = zdelta.size;
+	d.obj.base = b.obj.id;
+	grove__object objs[2] = { b.obj, d.obj };
+	cr_assert_eq(write_objects(be, objs, 2), 0, "%s", grove_error_message());
+
+	expect_content(be, &d.obj.id, GROVE_OBJ_BLOB, target, strlen(target));
+
+	grove_otype t;
+	size_t size;
+	cr_assert_eq(be->ops->read_header(be, &d.obj.id, &t, &size), 0);
+	cr_assert_eq(size, strlen(target));
+
+	grove__object raw;
+	grove_buf buf = { 0 };
+	cr_assert_eq(be->ops->read_raw(be, &d.obj.id, &raw, &buf), 0);
+	cr_assert_eq(raw.encoding, GROVE__ENC_DELTA);
+	cr_assert(grove__oid_equal(&raw.base, &b.obj.id));
+	cr_assert_eq(raw.data_len, zdelta.size);
+	grove_buf_dispose(&buf);
+
+	grove_stats st;
+	cr_assert_eq(be->ops->stats(be, &st), 0);
+	cr_assert_eq(st.deltas, 1);
+	cr_assert_eq(st.objects, 2);
+
+	grove_buf_dispose(&delta);
+	grove_buf_dispose(&zdelta);
+	rec_dispose(&b);
+	be->ops->close(be);
+}
+
+Test(lmdb, missing_object)
+{
+	grove_backend *be = open_store();
+	grove_oid id;
+	grove_buf out = { 0 };
+	grove_otype t;
+	size_t size;
+	grove__object raw;
+
+	oid_n(&id, 7);
+	cr_assert_eq(be->ops->exists(be, &id), 0);
+	cr_assert_eq(be->ops->read(be, &id, &t, &out), GROVE_ENOTFOUND);
+	cr_assert_null(out.data);
+	cr_assert_eq(be->ops->read_header(be, &id, &t, &size), GROVE_ENOTFOUND);
+	cr_assert_eq(be->ops->read_raw(be, &id, &raw, &out), GROVE_ENOTFOUND);
+	be->ops->close(be);
+}
+
+Test(lmdb, existing_objects_are_skipped)
+{
+	grove_backend *be = open_store();
+	rec r;
+	make_rec(&r, GROVE_OBJ_BLOB, "abc", 3, GROVE__ENC_PLAIN);
+	cr_assert_eq(write_objects(be, &r.obj, 1), 0);
+	/* Same id, other bytes: the first record stays. */
+	grove__object again = r.obj;
+	again.data = "xyz";
+	cr_assert_eq(write_objects(be, &again, 1), 0);
+	expect_content(be, &r.obj.id, GROVE_OBJ_BLOB, "abc", 3);
+	be->ops->close(be);
+}
+
+Test(lmdb, invalid_objects_refused)
+{
+	grove_backend *be = open_store();
+	rec r;
+	make_rec(&r, GROVE_OBJ_BLOB, "abc", 3, GROVE__ENC_PLAIN);
+
+	grove__object bad[2] = { r.obj, r.obj };
+	bad[1].type = (grove_otype)9;
+	cr_assert_eq(write_objects(be, bad, 2), GROVE_EINVALID);
+	bad[1] = r.obj;
+	bad[1].size = 4;
+	cr_assert_eq(write_objects(be, bad, 2), GROVE_EINVALID);
+	bad[1] = r.obj;
+	bad[1].encoding = (grove__encoding)7;
+	cr_assert_eq(write_objects(be, bad, 2), GROVE_EINVALID);
+	/* Nothing of a refused write set was stored. */
+	cr_assert_eq(be->ops->exists(be, &r.obj.id), 0);
+
+	grove_ref_update u = { "", { { 0 } }, r.obj.id, 0 };
+	grove__write_set ws = { &r.obj, 1, &u, 1 };
+	cr_assert_eq(be->ops->write(be, &ws), GROVE_EINVALID);
+	cr_assert_eq(be->ops->exists(be, &r.obj.id), 0);
+	be->ops->close(be);
+}
+
+/* --- refs ---------------------------------------------------------- */
+
+Test(lmdb, ref_compare_and_swap)
+{
+	grove_backend *be = open_store();
+	grove_oid a, b, c, got, zero = { { 0 } };
+	rec r;
+
+	oid_n(&a, 1);
+	oid_n(&b, 2);
+	oid_n(&c, 3);
+	/* must-not-exist succeeds on a new ref */
+	cr_assert_eq(update_ref(be, "refs/heads/x", &zero, &a, 1), 0);
+	/* and fails once it exists */
+	cr_assert_eq(update_ref(be, "refs/heads/x", &zero, &b, 1), GROVE_EHEADMOVED);
+	cr_assert(strstr(grove_error_message(), "refs/heads/x") != NULL);
+	/* expected value matches */
+	cr_assert_eq(update_ref(be, "refs/heads/x", &a, &b, 1), 0);
+	/* stale expected value: head moved, nothing changes, objects too */
+	make_rec(&r, GROVE_OBJ_BLOB, "payload", 7, GROVE__ENC_PLAIN);
+	grove_ref_update ups[2] = {
+		{ "refs/heads/y", { { 0 } }, c, 0 },
+		{ "refs/heads/x", a, c, 1 },
+	};
+	grove__write_set ws = { &r.obj, 1, ups, 2 };
+	cr_assert_eq(be->ops->write(be, &ws), GROVE_EHEADMOVED);
+	cr_assert(strstr(grove_error_message(), "refs/heads/x") != NULL, "%s", grove_error_message());
+	cr_assert_eq(be->ops->exists(be, &r.obj.id), 0);
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/y", &got), GROVE_ENOTFOUND);
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/x", &got), 0);
+	cr_assert(grove__oid_equal(&got, &b));
+	/* expecting a ref that does not exist */
+	cr_assert_eq(update_ref(be, "refs/heads/none", &a, &b, 1), GROVE_EHEADMOVED);
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/none", &got), GROVE_ENOTFOUND);
+	/* checked delete: wrong value refused, right value deletes */
+	cr_assert_eq(update_ref(be, "refs/heads/x", &a, NULL, 1), GROVE_EHEADMOVED);
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/x", &got), 0);
+	cr_assert_eq(update_ref(be, "refs/heads/x", &b, NULL, 1), 0);
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/x", &got), GROVE_ENOTFOUND);
+	/* unconditional delete of a missing ref is fine, unconditional set too */
+	cr_assert_eq(update_ref(be, "refs/heads/x", NULL, NULL, 0), 0);
+	cr_assert_eq(update_ref(be, "refs/heads/x", NULL, &c, 0), 0);
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/x", &got), 0);
+	cr_assert(grove__oid_equal(&got, &c));
+	be->ops->close(be);
+}
+
+typedef struct {
+	char names[16][64];
+	int count;
+	int stop_at;
+} ref_list;
+
+static int collect_ref(const char *name, const grove_oid *id, void *payload)
+{
+	ref_list *l = payload;
+	(void)id;
+	if (l->count < 16)
+		snprintf(l->names[l->count], 64, "%s", name);
+	l->count++;
+	if (l->stop_at && l->count == l->stop_at)
+		return 42;
+	return 0;
+}
+
+Test(lmdb, ref_foreach_prefix_and_order)
+{
+	grove_backend *be = open_store();
+	static const char *names[] = { "refs/tags/v1", "refs/heads/main", "refs/heads/b",
+		"refs/heads/a/x", "refs/headsx", "refs/heads/c" };
+	grove_oid id;
+	ref_list l = { 0 };
+
+	for (unsigned i = 0; i < 6; i++) {
+		oid_n(&id, i + 1);
+		cr_assert_eq(update_ref(be, names[i], NULL, &id, 0), 0);
+	}
+	cr_assert_eq(be->ops->ref_foreach(be, "refs/heads/", collect_ref, &l), 0);
+	cr_assert_eq(l.count, 4);
+	cr_assert_str_eq(l.names[0], "refs/heads/a/x");
+	cr_assert_str_eq(l.names[1], "refs/heads/b");
+	cr_assert_str_eq(l.names[2], "refs/heads/c");
+	cr_assert_str_eq(l.names[3], "refs/heads/main");
+
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(be->ops->ref_foreach(be, "", collect_ref, &l), 0);
+	cr_assert_eq(l.count, 6);
+	cr_assert_str_eq(l.names[4], "refs/headsx");
+	cr_assert_str_eq(l.names[5], "refs/tags/v1");
+
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(be->ops->ref_foreach(be, NULL, collect_ref, &l), 0);
+	cr_assert_eq(l.count, 6);
+
+	memset(&l, 0, sizeof(l));
+	l.stop_at = 2;
+	cr_assert_eq(be->ops->ref_foreach(be, "refs/", collect_ref, &l), 42);
+	cr_assert_eq(l.count, 2);
+
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(be->ops->ref_foreach(be, "refs/remotes/", collect_ref, &l), 0);
+	cr_assert_eq(l.count, 0);
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(be->ops->ref_foreach(be, "zzz", collect_ref, &l), 0);
+	cr_assert_eq(l.count, 0);
+	be->ops->close(be);
+}
+
+Test(lmdb, head_default_and_write)
+{
+	grove_backend *be = open_store();
+	char *head = NULL;
+
+	cr_assert_eq(be->ops->head_read(be, &head), 0);
+	cr_assert_str_eq(head, "refs/heads/main");
+	free(head);
+	cr_assert_eq(be->ops->head_write(be, "refs/heads/dev"), 0);
+	cr_assert_eq(be->ops->head_write(be, ""), GROVE_EINVALID);
+	be->ops->close(be);
+
+	be = open_store();
+	cr_assert_eq(be->ops->head_read(be, &head), 0);
+	cr_assert_str_eq(head, "refs/heads/dev");
+	free(head);
+	be->ops->close(be);
+}
+
+/* --- modes --------------------------------------------------------- */
+
+Test(lmdb, read_only_refuses_writes)
+{
+	grove_backend *be = open_store();
+	rec r;
+	grove_oid got;
+	make_rec(&r, GROVE_OBJ_BLOB, "abc", 3, GROVE__ENC_PLAIN);
+	cr_assert_eq(write_objects(be, &r.obj, 1), 0);
+	cr_assert_eq(update_ref(be, "refs/heads/main", NULL, &r.obj.id, 0), 0);
+
+	/* A read-only handle while a writable one is open (shared env). */
+	grove_options o = GROVE_OPTIONS_INIT;
+	o.read_only = 1;
+	grove_backend *ro = open_opts(&o);
+	cr_assert_eq(update_ref(ro, "refs/heads/x", NULL, &r.obj.id, 0), GROVE_EREADONLY);
+	be->ops->close(be);
+	ro->ops->close(ro);
+
+	/* A real MDB_RDONLY environment. */
+	ro = open_opts(&o);
+	expect_content(ro, &r.obj.id, GROVE_OBJ_BLOB, "abc", 3);
+	cr_assert_eq(ro->ops->ref_read(ro, "refs/heads/main", &got), 0);
+	cr_assert_eq(update_ref(ro, "refs/heads/x", NULL, &r.obj.id, 0), GROVE_EREADONLY);
+	cr_assert_eq(write_objects(ro, &r.obj, 1), GROVE_EREADONLY);
+	cr_assert_eq(ro->ops->head_write(ro, "refs/heads/x"), GROVE_EREADONLY);
+	size_t removed;
+	cr_assert_eq(ro->ops->remove_unreachable(ro, NULL, NULL, &removed), GROVE_EREADONLY);
+	cr_assert_eq(ro->ops->flush(ro), 0);
+	/* A writable open while the env is read-only in this process. */
+	grove_backend *rw = NULL;
+	grove_options w = GROVE_OPTIONS_INIT;
+	cr_assert_eq(grove__backend_lmdb_open(&rw, store_path, &w), GROVE_EREADONLY);
+	ro->ops->close(ro);
+}
+
+Test(lmdb, relaxed_durability_flushes)
+{
+	grove_options o = GROVE_OPTIONS_INIT;
+	o.durability = GROVE_RELAXED;
+	o.sync_interval_ms = 5;
+	grove_backend *be = open_opts(&o);
+	rec r;
+	make_rec(&r, GROVE_OBJ_BLOB, "relaxed", 7, GROVE__ENC_PLAIN);
+	cr_assert_eq(write_objects(be, &r.obj, 1), 0);
+	usleep(30000); /* let the flusher run */
+	cr_assert_eq(be->ops->flush(be), 0);
+	be->ops->close(be);
+	be = open_store();
+	expect_content(be, &r.obj.id, GROVE_OBJ_BLOB, "relaxed", 7);
+	be->ops->close(be);
+}
+
+/* --- growth and sharing -------------------------------------------- */
+
+#define BIG 100000
+
+Test(lmdb, map_grows_from_one_mib, .timeout = 60)
+{
+	grove_options o = GROVE_OPTIONS_INIT;
+	o.lmdb_map_size = 1 << 20;
+	grove_backend *be = open_opts(&o);
+	unsigned char *data = malloc(BIG * 50);
+	grove__object objs[50];
+	rec r;
+
+	cr_assert_not_null(data);
+	/* 4 write sets of 5 MB: each outgrows the map by itself. */
+	for (unsigned batch = 0; batch < 4; batch++) {
+		for (unsigned i = 0; i < 50; i++) {
+			fill_random(data + (size_t)i * BIG, BIG, batch * 50 + i);
+			make_rec(&r, GROVE_OBJ_BLOB, data + (size_t)i * BIG, BIG, GROVE__ENC_PLAIN);
+			objs[i] = r.obj;
+		}
+		cr_assert_eq(write_objects(be, objs, 50), 0, "%s", grove_error_message());
+		for (unsigned i = 0; i < 50; i += 7)
+			expect_content(be, &objs[i].id, GROVE_OBJ_BLOB, data + (size_t)i * BIG, BIG);
+	}
+	grove_stats st;
+	cr_assert_eq(be->ops->stats(be, &st), 0);
+	cr_assert_eq(st.objects, 200);
+	cr_assert_eq(st.object_bytes, 200ull * BIG);
+	cr_assert_geq(st.disk_bytes, 200ull * BIG);
+	be->ops->close(be);
+
+	/* Reopening with the small configured size keeps the grown map. */
+	be = open_opts(&o);
+	fill_random(data, BIG, 3);
+	make_rec(&r, GROVE_OBJ_BLOB, data, BIG, GROVE__ENC_PLAIN);
+	expect_content(be, &r.obj.id, GROVE_OBJ_BLOB, data, BIG);
+	be->ops->close(be);
+	free(data);
+}
+
+typedef struct {
+	grove_backend *be;
+	grove_oid id;
+	const char *data;
+	size_t len;
+	volatile int *stop;
+	int reads;
+	int failures;
+} reader_arg;
+
+static void *reader_main(void *arg)
+{
+	reader_arg *a = arg;
+	while (!*a->stop) {
+		grove_buf out = { 0 };
+		grove_otype t;
+		if (a->be->ops->read(a->be, &a->id, &t, &out) != 0 || out.size != a->len ||
+			memcmp(out.data, a->data, a->len) != 0)
+			a->failures++;
+		grove_buf_dispose(&out);
+		a->reads++;
+	}
+	return NULL;
+}
+
+Test(lmdb, readers_run_while_the_map_grows, .timeout = 60)
+{
+	grove_options o = GROVE_OPTIONS_INIT;
+	o.lmdb_map_size = 1 << 20;
+	o.durability = GROVE_RELAXED;
+	grove_backend *be = open_opts(&o);
+	static const char small[] = "read me while the map grows";
+	unsigned char *data = malloc(BIG);
+	volatile int stop = 0;
+	pthread_t th[4];
+	reader_arg args[4];
+	rec r;
+
+	make_rec(&r, GROVE_OBJ_BLOB, small, strlen(small), GROVE__ENC_PLAIN);
+	cr_assert_eq(write_objects(be, &r.obj, 1), 0);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (reader_arg){ be, r.obj.id, small, strlen(small), &stop, 0, 0 };
+		cr_assert_eq(pthread_create(&th[i], NULL, reader_main, &args[i]), 0);
+	}
+	for (unsigned i = 0; i < 150; i++) {
+		rec big;
+		fill_random(data, BIG, 1000 + i);
+		make_rec(&big, GROVE_OBJ_BLOB, data, BIG, GROVE__ENC_PLAIN);
+		cr_assert_eq(write_objects(be, &big.obj, 1), 0, "%s", grove_error_message());
+	}
+	stop = 1;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(args[i].failures, 0);
+		cr_assert_gt(args[i].reads, 0);
+	}
+	be->ops->close(be);
+	free(data);
+}
+
+Test(lmdb, two_handles_share_writes)
+{
+	grove_backend *a = open_store(), *b = open_store();
+	rec r;
+	grove_oid got;
+
+	make_rec(&r, GROVE_OBJ_COMMIT, "tree x\n", 7, GROVE__ENC_PLAIN);
+	grove_ref_update u = { "refs/heads/main", { { 0 } }, r.obj.id, 1 };
+	grove__write_set ws = { &r.obj, 1, &u, 1 };
+	cr_assert_eq(a->ops->write(a, &ws), 0);
+	cr_assert_eq(b->ops->exists(b, &r.obj.id), 1);
+	cr_assert_eq(b->ops->ref_read(b, "refs/heads/main", &got), 0);
+	cr_assert(grove__oid_equal(&got, &r.obj.id));
+	/* The CAS sees the other handle's write. */
+	cr_assert_eq(b->ops->write(b, &ws), GROVE_EHEADMOVED);
+	a->ops->close(a);
+	/* b still works after a is gone. */
+	expect_content(b, &r.obj.id, GROVE_OBJ_COMMIT, "tree x\n", 7);
+	b->ops->close(b);
+}
+
+/* Another process grows the map and writes; this one must see it. */
+Test(lmdb, another_process_grows_the_map, .timeout = 60)
+{
+	grove_options o = GROVE_OPTIONS_INIT;
+	o.lmdb_map_size = 1 << 20;
+	grove_backend *be = open_opts(&o);
+	grove_oid got, last = { { 0 } };
+	rec r;
+	make_rec(&r, GROVE_OBJ_BLOB, "x", 1, GROVE__ENC_PLAIN);
+	cr_assert_eq(write_objects(be, &r.obj, 1), 0);
+
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		grove_backend *c = NULL;
+		unsigned char *data = malloc(BIG);
+		int bad = grove__backend_lmdb_open(&c, store_path, &o) != 0 || !data;
+		for (unsigned i = 0; !bad && i < 60; i++) {
+			fill_random(data, BIG, 5000 + i);
+			make_rec(&r, GROVE_OBJ_BLOB, data, BIG, GROVE__ENC_PLAIN);
+			grove_ref_update u = { "refs/heads/child", { { 0 } }, r.obj.id, 0 };
+			grove__write_set ws = { &r.obj, 1, &u, 1 };
+			bad = c->ops->write(c, &ws) != 0;
+		}
+		if (c)
+			c->ops->close(c);
+		free(data);
+		_exit(bad ? 1 : 0);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed");
+
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/child", &got), 0, "%s", grove_error_message());
+	unsigned char *data = malloc(BIG);
+	fill_random(data, BIG, 5000 + 59);
+	make_rec(&r, GROVE_OBJ_BLOB, data, BIG, GROVE__ENC_PLAIN);
+	last = r.obj.id;
+	cr_assert(grove__oid_equal(&got, &last));
+	expect_content(be, &last, GROVE_OBJ_BLOB, data, BIG);
+	/* And this process can still write after the other grew the map. */
+	fill_random(data, BIG, 9);
+	make_rec(&r, GROVE_OBJ_BLOB, data, BIG, GROVE__ENC_PLAIN);
+	cr_assert_eq(write_objects(be, &r.obj, 1), 0, "%s", grove_error_message());
+	free(data);
+	be->ops->close(be);
+}
+
+/* --- maintenance --------------------------------------------------- */
+
+static int keep_odd(const grove_oid *id, void *payload)
+{
+	(void)payload;
+	return id->id[19] & 1;
+}
+
+static int keep_fails(const grove_oid *id, void *payload)
+{
+	(void)id;
+	(void)payload;
+	return GROVE_ECORRUPT;
+}
+
+static int count_cb(const grove_oid *id, void *payload)
+{
+	(void)id;
+	(*(int *)payload)++;
+	return 0;
+}
+
+static int stop_cb(const grove_oid *id, void *payload)
+{
+	(void)id;
+	return ++*(int *)payload == 3 ? 7 : 0;
+}
+
+Test(lmdb, remove_unreachable_and_foreach)
+{
+	grove_backend *be = open_store();
+	grove__object objs[1200];
+	char texts[1200][16];
+	size_t removed = 0;
+	int count = 0;
+
+	for (unsigned i = 0; i < 1200; i++) {
+		rec r;
+		snprintf(texts[i], sizeof(texts[i]), "object %u", i);
+		make_rec(&r, GROVE_OBJ_BLOB, texts[i], strlen(texts[i]), GROVE__ENC_PLAIN);
+		objs[i] = r.obj;
+	}
+	cr_assert_eq(write_objects(be, objs, 1200), 0);
+	/* foreach walks in batches: more than one batch here. */
+	cr_assert_eq(be->ops->foreach_object(be, count_cb, &count), 0);
+	cr_assert_eq(count, 1200);
+	count = 0;
+	cr_assert_eq(be->ops->foreach_object(be, stop_cb, &count), 7);
+
+	/* A failing keep() aborts the sweep: nothing removed. */
+	cr_assert_eq(be->ops->remove_unreachable(be, keep_fails, NULL, &removed), GROVE_ECORRUPT);
+	count = 0;
+	cr_assert_eq(be->ops->foreach_object(be, count_cb, &count), 0);
+	cr_assert_eq(count, 1200);
+
+	size_t odd = 0;
+	for (unsigned i = 0; i < 1200; i++)
+		odd += objs[i].id.id[19] & 1;
+	cr_assert_eq(be->ops->remove_unreachable(be, keep_odd, NULL, &removed), 0);
+	cr_assert_eq(removed, 1200 - odd);
+	for (unsigned i = 0; i < 1200; i++)
+		cr_assert_eq(be->ops->exists(be, &objs[i].id), objs[i].id.id[19] & 1);
+	grove_stats st;
+	cr_assert_eq(be->ops->stats(be, &st), 0);
+	cr_assert_eq(st.objects, odd);
+	be->ops->close(be);
+
+	/* The gc generation was bumped once (the failed sweep did not). */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	MDB_val k = { 13, "gc_generation" }, v;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 4);
+	cr_assert_eq(mdb_env_open(env, store_path, MDB_RDONLY, 0644), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 8);
+	cr_assert_eq(((unsigned char *)v.mv_data)[0], 1);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+Test(lmdb, stats_counts)
+{
+	grove_backend *be = open_store();
+	rec a, b;
+	grove_stats st;
+
+	cr_assert_eq(be->ops->stats(be, &st), 0);
+	cr_assert_eq(st.objects, 0);
+	cr_assert_eq(st.refs, 0);
+	make_rec(&a, GROVE_OBJ_BLOB, "0123456789", 10, GROVE__ENC_PLAIN);
+	make_rec(&b, GROVE_OBJ_BLOB, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 36, GROVE__ENC_ZLIB);
+	grove__object objs[2] = { a.obj, b.obj };
+	cr_assert_eq(write_objects(be, objs, 2), 0);
+	cr_assert_eq(update_ref(be, "refs/heads/main", NULL, &a.obj.id, 0), 0);
+	cr_assert_eq(update_ref(be, "refs/tags/t", NULL, &b.obj.id, 0), 0);
+	cr_assert_eq(be->ops->stats(be, &st), 0);
+	cr_assert_eq(st.objects, 2);
+	cr_assert_eq(st.refs, 2);
+	cr_assert_eq(st.deltas, 0);
+	cr_assert_eq(st.object_bytes, 10 + b.obj.data_len);
+	cr_assert_gt(st.disk_bytes, 0);
+	rec_dispose(&b);
+	be->ops->close(be);
+}
+
+/* --- damage -------------------------------------------------------- */
+
+/* Writes raw bytes under key into the named DB, behind the backend. */
+static void raw_put(const char *db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 4);
+	cr_assert_eq(mdb_env_open(env, store_path, 0, 0644), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+Test(lmdb, corrupt_records_are_reported)
+{
+	grove_backend *be = open_store();
+	be->ops->close(be);
+
+	grove_oid ids[6];
+	/* garbage header */
+	static const unsigned char g1[] = { 0xff, 0xff, 0xff };
+	/* plain blob whose size disagrees with its bytes */
+	static const unsigned char g2[] = { 0x03, 0x09, 'a', 'b' };
+	/* zlib blob with a damaged stream */
+	static const unsigned char g3[] = { 0x13, 0x05, 0x78, 0x9c, 0xde, 0xad, 0xbe, 0xef };
+	/* size varint that never ends */
+	static const unsigned char g4[] = { 0x03, 0x80, 0x80 };
+	/* a single byte */
+	static const unsigned char g5[] = { 0x03 };
+	/* a zlib record claiming a gigantic size */
+	static const unsigned char g6[] = { 0x13, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x78, 0x9c, 0x03, 0x00 };
+	const void *vals[6] = { g1, g2, g3, g4, g5, g6 };
+	size_t lens[6] = { sizeof(g1), sizeof(g2), sizeof(g3), sizeof(g4), sizeof(g5), sizeof(g6) };
+	for (unsigned i = 0; i < 6; i++) {
+		oid_n(&ids[i], 100 + i);
+		raw_put("objects", ids[i].id, 20, vals[i], lens[i]);
+	}
+	raw_put("refs", "refs/heads/bad", 14, "short", 5);
+
+	be = open_store();
+	for (unsigned i = 0; i < 6; i++) {
+		grove_buf out = { 0 };
+		grove_otype t;
+		size_t size;
+		int rc = be->ops->read(be, &ids[i], &t, &out);
+		cr_assert_eq(rc, GROVE_ECORRUPT, "record %u: %s", i, grove_code_name(rc));
+		cr_assert_null(out.data);
+		if (i != 2) /* g3's header is fine; only its stream is damaged */
+			cr_assert_eq(be->ops->read_header(be, &ids[i], &t, &size), GROVE_ECORRUPT);
+		cr_assert_eq(be->ops->exists(be, &ids[i]), 1);
+	}
+	grove_oid got;
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/bad", &got), GROVE_ECORRUPT);
+	ref_list l = { 0 };
+	cr_assert_eq(be->ops->ref_foreach(be, "", collect_ref, &l), GROVE_ECORRUPT);
+	grove_stats st;
+	cr_assert_eq(be->ops->stats(be, &st), 0);
+	cr_assert_eq(st.objects, 6);
+	be->ops->close(be);
+}
+
+/* --- a full disk --------------------------------------------------- */
+
+Test(lmdb, full_disk_gives_enospc, .timeout = 60)
+{
+	char mnt[160];
+	snprintf(mnt, sizeof(mnt), "%s/small", tmp_root);
+	cr_assert_eq(mkdir(mnt, 0755), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0)
+		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+	snprintf(store_path, sizeof(store_path), "%s/store", mnt);
+
+	grove_options o = GROVE_OPTIONS_INIT;
+	o.lmdb_map_size = 256 << 10;
+	grove_backend *be = open_opts(&o);
+	unsigned char *data = malloc(BIG);
+	rec first;
+	fill_random(data, 1000, 1);
+	make_rec(&first, GROVE_OBJ_BLOB, data, 1000, GROVE__ENC_PLAIN);
+	grove_ref_update u = { "refs/heads/main", { { 0 } }, first.obj.id, 0 };
+	grove__write_set ws = { &first.obj, 1, &u, 1 };
+	cr_assert_eq(be->ops->write(be, &ws), 0);
+
+	int rc = 0;
+	unsigned i;
+	grove_oid failed_id = { { 0 } };
+	for (i = 0; i < 100 && rc == 0; i++) {
+		rec r;
+		fill_random(data, BIG, 77 + i);
+		make_rec(&r, GROVE_OBJ_BLOB, data, BIG, GROVE__ENC_PLAIN);
+		grove_ref_update u2 = { "refs/heads/main", { { 0 } }, r.obj.id, 0 };
+		grove__write_set ws2 = { &r.obj, 1, &u2, 1 };
+		rc = be->ops->write(be, &ws2);
+		failed_id = r.obj.id;
+	}
+	cr_assert_eq(rc, GROVE_ENOSPC, "after %u writes: %s %s", i, grove_code_name(rc),
+		grove_error_message());
+	cr_assert(strstr(grove_error_message(), "lmdb") != NULL);
+	cr_log_info("after %u writes: %s", i, grove_error_message());
+	grove_oid before;
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/main", &before), 0);
+	cr_assert_eq(be->ops->exists(be, &failed_id), 0);
+	be->ops->close(be);
+
+	be = open_opts(&o);
+	grove_oid got;
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/main", &got), 0);
+	cr_assert(grove__oid_equal(&got, &before));
+	cr_assert_eq(be->ops->exists(be, &failed_id), 0);
+	fill_random(data, 1000, 1);
+	expect_content(be, &first.obj.id, GROVE_OBJ_BLOB, data, 1000);
+	be->ops->close(be);
+	free(data);
+	umount2(mnt, MNT_DETACH);
+}
