@@ -114,7 +114,7 @@ void grove__http_dispatch(grove__http_server *srv, grove__http_request *req,
 	const http_route *best = NULL;
 	uint64_t path_methods = 0;
 	for (const http_route *r = srv->routes; r; r = r->next) {
-		if (strncmp(req->path, r->prefix, r->prefix_len) != 0)
+		if (strncmp(grove__http_req_path(req), r->prefix, r->prefix_len) != 0)
 			continue;
 		uint64_t eff = effective(r->methods);
 		path_methods |= eff;

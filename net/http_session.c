@@ -129,7 +129,8 @@ static void fail(grove__http_session *s, int status)
 static int stop(grove__http_session *s, int status)
 {
 	s->error_status = status;
-	return 1;
+	/* -1, not 1: from on_headers_complete, 1 would mean "no body". */
+	return -1;
 }
 
 static int on_message_begin(http_parser *p)
