@@ -492,6 +492,10 @@ static void conn_kill(grove__conn *c, int reset)
 		struct linger lg = { 1, 0 };
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
+	/* Deregister before close: a forked child (popen, a git subprocess)
+	 * may still hold the socket, and then close alone would leave the
+	 * registration, and events for a freed connection, behind. */
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	c->dead = 1;
@@ -828,6 +832,7 @@ static void begin_stop(grove__loop *loop)
 	loop->stop_deadline = now_ms() + loop->cfg.shutdown_timeout_ms;
 	for (grove__listener *l = loop->listeners; l; l = l->next) {
 		if (l->fd >= 0) {
+			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, l->fd, NULL);
 			close(l->fd);
 			l->fd = -1;
 		}
