@@ -177,7 +177,8 @@ int grove_diff_trees(grove *g, const grove_oid *old_tree, const grove_oid *new_t
 		grove_diff_dispose(&d.out);
 		return err;
 	}
-	qsort(d.out.entries, d.out.count, sizeof(grove_diff_entry), entry_cmp);
+	if (d.out.count)
+		qsort(d.out.entries, d.out.count, sizeof(grove_diff_entry), entry_cmp);
 	*out = d.out;
 	return 0;
 }
