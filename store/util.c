@@ -58,17 +58,6 @@ void grove_diff_dispose(grove_diff *diff)
 	diff->count = 0;
 }
 
-void grove_conflict_list_dispose(grove_conflict_list *list)
-{
-	if (!list)
-		return;
-	for (size_t i = 0; i < list->count; i++)
-		free(list->items[i].path);
-	free(list->items);
-	list->items = NULL;
-	list->count = 0;
-}
-
 void grove_fsck_report_dispose(grove_fsck_report *report)
 {
 	if (!report)
