@@ -294,3 +294,78 @@ Test(object_decode, delta_type_mismatch)
 	grove_buf_dispose(&out);
 	grove_buf_dispose(&zd);
 }
+
+/* --- delta creation --------------------------------------------------- */
+
+static unsigned char *pseudo_random(size_t n, unsigned seed)
+{
+	unsigned char *p = malloc(n);
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (unsigned char)(seed >> 16);
+	}
+	return p;
+}
+
+static void roundtrip(const unsigned char *base, size_t bl, const unsigned char *target,
+	size_t tl, size_t max)
+{
+	grove_buf d = { 0 }, back = { 0 };
+	cr_assert_eq(grove__delta_create(base, bl, target, tl, max, &d), 0, "%s", grove_error_message());
+	cr_assert_leq(d.size, max);
+	cr_assert_eq(grove__delta_apply(base, bl, d.data, d.size, &back), 0, "%s",
+		grove_error_message());
+	cr_assert_eq(back.size, tl);
+	cr_assert(memcmp(back.data, target, tl) == 0);
+	grove_buf_dispose(&d);
+	grove_buf_dispose(&back);
+}
+
+Test(delta_create, edits_of_a_large_base)
+{
+	size_t bl = 300000;
+	unsigned char *base = pseudo_random(bl, 7);
+	unsigned char *t = malloc(bl + 1000);
+	/* target: insert 1000 new bytes in the middle, change a few bytes,
+	 * drop the tail, move a block to the front */
+	memcpy(t, base + 200000, 50000);
+	memcpy(t + 50000, base, 100000);
+	memset(t + 150000, 'x', 1000);
+	memcpy(t + 151000, base + 100000, 90000);
+	t[160000] ^= 1;
+	t[170000] ^= 1;
+	roundtrip(base, bl, t, 241000, 5000);
+	free(base);
+	free(t);
+}
+
+Test(delta_create, unrelated_data_gives_enotfound)
+{
+	unsigned char *a = pseudo_random(10000, 1), *b = pseudo_random(10000, 2);
+	grove_buf d = { 0 };
+	cr_assert_eq(grove__delta_create(a, 10000, b, 10000, 5000, &d), GROVE_ENOTFOUND);
+	cr_assert_null(d.data);
+	/* with room for it, a delta (all inserts) is still correct */
+	roundtrip(a, 10000, b, 10000, 20000);
+	/* tiny inputs */
+	cr_assert_eq(grove__delta_create("abc", 3, "abd", 3, 100, &d), GROVE_ENOTFOUND);
+	free(a);
+	free(b);
+}
+
+Test(delta_create, identical_and_repetitive)
+{
+	unsigned char *a = pseudo_random(200000, 3);
+	unsigned char *z = calloc(1, 100000);
+	roundtrip(a, 200000, a, 200000, 100);
+	roundtrip(z, 100000, z, 100000, 100);
+	/* target of repeated base blocks */
+	unsigned char *r = malloc(64 * 100);
+	for (int i = 0; i < 100; i++)
+		memcpy(r + i * 64, a + (i % 7) * 64, 64);
+	roundtrip(a, 200000, r, 6400, 1000);
+	free(a);
+	free(z);
+	free(r);
+}

@@ -991,3 +991,45 @@ Test(pack_write, write_error_stops)
 	cr_assert_eq(grove__pack_write(&f.be, &rec.id, 1, &o, NULL), GROVE_EIO);
 	fake_dispose(&f);
 }
+
+/* Deltas from grove__delta_create are accepted by git itself. */
+Test(pack_write, git_accepts_our_deltas)
+{
+	pack_builder pb;
+	grove__sbuf base = GROVE_SBUF_INIT, target = GROVE_SBUF_INIT;
+	grove_buf d = { 0 };
+	unsigned char pre[16], *p;
+	size_t len, off, n;
+	char path[160], list[160];
+	FILE *f;
+
+	setup_repo();
+	for (int i = 0; i < 3000; i++)
+		grove__sbuf_printf(&base, "line %d of the base text\n", i);
+	for (int i = 0; i < 3000; i++)
+		grove__sbuf_printf(&target, i % 500 == 7 ? "changed %d\n" : "line %d of the base text\n", i);
+	cr_assert_eq(grove__delta_create(base.data, base.len, target.data, target.len, target.len / 4,
+		&d), 0, "%s", grove_error_message());
+	pb_begin(&pb, 2);
+	off = pb_entry(&pb, 3, base.len, NULL, 0, base.data, base.len);
+	n = ofs_prefix(pre, pb.b.len - off);
+	pb_entry(&pb, 6, d.size, pre, n, d.data, d.size);
+	p = pb_finish(&pb, &len);
+	snprintf(path, sizeof(path), "%s/ours.pack", tmpdir);
+	snprintf(list, sizeof(list), "%s/list.txt", tmpdir);
+	f = fopen(path, "wb");
+	cr_assert_eq(fwrite(p, 1, len, f), len);
+	fclose(f);
+	git_index_and_list(path, list);
+	{
+		grove_oid id;
+		char hex[41];
+		grove__object_hash(GROVE_OBJ_BLOB, target.data, target.len, &id);
+		sh("grep -q %s %s", grove_oid_tohex(hex, &id), list);
+	}
+	free(p);
+	grove_buf_dispose(&d);
+	grove__sbuf_dispose(&base);
+	grove__sbuf_dispose(&target);
+	remove_tmpdir();
+}
