@@ -174,7 +174,7 @@ static int find_entry(const ctx *c, size_t before, size_t offset, size_t *out)
 static int parse_entry(ctx *c, size_t i, size_t *pos)
 {
 	const unsigned char *p = c->pack;
-	size_t off = *pos, at = *pos, consumed;
+	size_t off = *pos, at = *pos, consumed = 0;
 	entry *e = &c->e[i];
 	uint64_t size;
 	unsigned shift = 4;
