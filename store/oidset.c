@@ -1,0 +1,98 @@
+/* An open-addressing hash set of object ids.  Ids are SHA-1 output, so
+ * their first bytes are already uniformly distributed: no hash function. */
+#include "oidset.h"
+#include "error.h"
+#include "oid.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t slot_of(const grove_oid *id, size_t mask)
+{
+	uint64_t h;
+	memcpy(&h, id->id, sizeof(h));
+	return (size_t)h & mask;
+}
+
+static int is_empty(const grove_oid *slot)
+{
+	return grove_oid_is_zero(slot);
+}
+
+static void insert_new(grove_oid *slots, size_t cap, const grove_oid *id)
+{
+	size_t mask = cap - 1, i = slot_of(id, mask);
+	while (!is_empty(&slots[i]))
+		i = (i + 1) & mask;
+	slots[i] = *id;
+}
+
+static int grow(grove__oidset *set)
+{
+	size_t cap = set->cap ? set->cap * 2 : 1024;
+	grove_oid *slots;
+
+	if (cap > SIZE_MAX / sizeof(grove_oid) / 2)
+		return grove__error_oom();
+	if (!(slots = grove__calloc(cap, sizeof(*slots))))
+		return GROVE_ENOMEM;
+	for (size_t i = 0; i < set->cap; i++)
+		if (!is_empty(&set->slots[i]))
+			insert_new(slots, cap, &set->slots[i]);
+	free(set->slots);
+	set->slots = slots;
+	set->cap = cap;
+	return 0;
+}
+
+int grove__oidset_add(grove__oidset *set, const grove_oid *id)
+{
+	size_t mask, i;
+
+	if (grove_oid_is_zero(id)) {
+		if (set->has_zero)
+			return 0;
+		set->has_zero = 1;
+		set->count++;
+		return 1;
+	}
+	if (set->cap && grove__oidset_contains(set, id))
+		return 0;
+	/* Keep the load under 3/4 so probes stay short. */
+	if ((set->count + 1) * 4 > set->cap * 3) {
+		int err = grow(set);
+		if (err < 0)
+			return err;
+	}
+	mask = set->cap - 1;
+	i = slot_of(id, mask);
+	while (!is_empty(&set->slots[i]))
+		i = (i + 1) & mask;
+	set->slots[i] = *id;
+	set->count++;
+	return 1;
+}
+
+int grove__oidset_contains(const grove__oidset *set, const grove_oid *id)
+{
+	size_t mask, i;
+
+	if (grove_oid_is_zero(id))
+		return set->has_zero;
+	if (!set->cap)
+		return 0;
+	mask = set->cap - 1;
+	for (i = slot_of(id, mask); !is_empty(&set->slots[i]); i = (i + 1) & mask)
+		if (grove__oid_equal(&set->slots[i], id))
+			return 1;
+	return 0;
+}
+
+void grove__oidset_dispose(grove__oidset *set)
+{
+	free(set->slots);
+	set->slots = NULL;
+	set->cap = set->count = 0;
+	set->has_zero = 0;
+}
