@@ -190,7 +190,7 @@ static int lmdb_exists(grove_backend *be, const grove_oid *id)
 /*
  * Walks the objects in batches, leaving the read txn between batches, so
  * the callback may use the backend freely (even write) without holding a
- * snapshot or the map lock.
+ * snapshot open.
  */
 #define OID_BATCH 512
 

@@ -72,82 +72,22 @@ int grove__lmdb_error(const grove__lmdb_env *e, int rc, const char *what)
 }
 
 /* ------------------------------------------------------------------ */
-/* The map lock, re-entrant per thread                                 */
+/* Registering transactions against map resizes                        */
 /* ------------------------------------------------------------------ */
 
 /*
- * A thread that already holds map_lock shared (e.g. a read inside the keep
- * callback of a sweep) must not take it again: with a writer waiting, a
- * writer-preferring rwlock would deadlock.  Track the env this thread holds
- * and how deeply.
+ * A thread that already has a transaction of this env (e.g. a read inside
+ * the keep callback of a sweep) must not wait for a pending resize: the
+ * resize waits for that transaction.  Track the env this thread is
+ * registered with and how deeply.
  */
 static _Thread_local grove__lmdb_env *held_env;
 static _Thread_local unsigned held_depth;
-
-/* Returns how the lock was taken: 1 tracked, 2 plain (another env held). */
-static int map_rdlock(grove__lmdb_env *e)
-{
-	if (held_depth > 0 && held_env == e) {
-		held_depth++;
-		return 1;
-	}
-	pthread_rwlock_rdlock(&e->map_lock);
-	if (held_depth == 0) {
-		held_env = e;
-		held_depth = 1;
-		return 1;
-	}
-	return 2;
-}
-
-static void map_unlock(grove__lmdb_env *e, int how)
-{
-	if (how == 1) {
-		if (--held_depth > 0)
-			return;
-		held_env = NULL;
-	}
-	pthread_rwlock_unlock(&e->map_lock);
-}
 
 static int thread_holds(const grove__lmdb_env *e)
 {
 	return held_depth > 0 && held_env == e;
 }
-
-/*
- * Changes the map size: to what another process set (failed_size 0, after
- * MDB_MAP_RESIZED) or to at least twice failed_size (after MDB_MAP_FULL).
- * Waits until no transaction of this env is active in the process.
- */
-static int map_resize(grove__lmdb_env *e, size_t failed_size)
-{
-	MDB_envinfo info;
-	int rc;
-
-	if (thread_holds(e))
-		return grove__error_set(GROVE_ERROR,
-			"lmdb: cannot resize the map of %s while this thread has a transaction open", e->path);
-	pthread_rwlock_wrlock(&e->map_lock);
-	rc = mdb_env_set_mapsize(e->env, 0); /* adopt a size another process set */
-	if (rc == 0 && failed_size) {
-		mdb_env_info(e->env, &info);
-		if (info.me_mapsize <= failed_size) {
-			if (failed_size > SIZE_MAX / 2)
-				rc = ENOMEM;
-			else
-				rc = mdb_env_set_mapsize(e->env, failed_size * 2);
-		}
-	}
-	pthread_rwlock_unlock(&e->map_lock);
-	if (rc)
-		return grove__lmdb_error(e, rc, "growing the map");
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Read transactions                                                   */
-/* ------------------------------------------------------------------ */
 
 static atomic_uint next_hint;
 static _Thread_local unsigned slot_hint; /* 0 = not assigned yet */
@@ -169,13 +109,110 @@ static grove__lmdb_slot *slot_take(grove__lmdb_env *e)
 	return NULL;
 }
 
+static void unregister(grove__lmdb_env *e, grove__lmdb_slot *slot)
+{
+	if (slot)
+		atomic_store(&slot->busy, 0);
+	else
+		atomic_fetch_sub(&e->active_other, 1);
+}
+
+/*
+ * Registers a transaction about to start: takes a pool slot when want_slot
+ * (NULL when the pool is exhausted) or counts it in active_other.  Returns
+ * how the thread-local tracking was changed, for leave().
+ */
+static int enter(grove__lmdb_env *e, int want_slot, grove__lmdb_slot **slot)
+{
+	int nested = thread_holds(e);
+
+	for (;;) {
+		*slot = want_slot ? slot_take(e) : NULL;
+		if (!*slot)
+			atomic_fetch_add(&e->active_other, 1);
+		/* seq_cst: the resizer raises the flag, then checks registrations;
+		 * we register, then check the flag.  One of us sees the other. */
+		if (nested || !atomic_load(&e->resizing))
+			break;
+		unregister(e, *slot);
+		pthread_mutex_lock(&e->resize_mu); /* wait out the resize */
+		pthread_mutex_unlock(&e->resize_mu);
+	}
+	if (nested) {
+		held_depth++;
+		return 1;
+	}
+	if (held_depth == 0) {
+		held_env = e;
+		held_depth = 1;
+		return 1;
+	}
+	return 2; /* registered while holding another env: not tracked */
+}
+
+static void leave(grove__lmdb_env *e, grove__lmdb_slot *slot, int how)
+{
+	if (how == 1 && --held_depth == 0)
+		held_env = NULL;
+	unregister(e, slot);
+}
+
+static int anything_registered(grove__lmdb_env *e)
+{
+	if (atomic_load(&e->active_other) > 0)
+		return 1;
+	for (int i = 0; i < GROVE__LMDB_SLOTS; i++)
+		if (atomic_load(&e->slots[i].busy))
+			return 1;
+	return 0;
+}
+
+/*
+ * Changes the map size: to what another process set (failed_size 0, after
+ * MDB_MAP_RESIZED) or to at least twice failed_size (after MDB_MAP_FULL).
+ * Waits until no transaction of this env is active in the process.
+ */
+static int map_resize(grove__lmdb_env *e, size_t failed_size)
+{
+	MDB_envinfo info;
+	int rc;
+
+	if (thread_holds(e))
+		return grove__error_set(GROVE_ERROR,
+			"lmdb: cannot resize the map of %s while this thread has a transaction open", e->path);
+	pthread_mutex_lock(&e->resize_mu);
+	atomic_store(&e->resizing, 1);
+	while (anything_registered(e)) {
+		struct timespec pause = { 0, 20000 };
+		nanosleep(&pause, NULL);
+	}
+	rc = mdb_env_set_mapsize(e->env, 0); /* adopt a size another process set */
+	if (rc == 0 && failed_size) {
+		mdb_env_info(e->env, &info);
+		if (info.me_mapsize <= failed_size) {
+			if (failed_size > SIZE_MAX / 2)
+				rc = ENOMEM;
+			else
+				rc = mdb_env_set_mapsize(e->env, failed_size * 2);
+		}
+	}
+	atomic_store(&e->resizing, 0);
+	pthread_mutex_unlock(&e->resize_mu);
+	if (rc)
+		return grove__lmdb_error(e, rc, "growing the map");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Read transactions                                                   */
+/* ------------------------------------------------------------------ */
+
 int grove__lmdb_read_begin(grove__lmdb_env *e, grove__lmdb_rtxn *rt)
 {
 	for (int attempt = 0;; attempt++) {
 		int rc;
 
-		rt->lock_held = map_rdlock(e);
-		rt->slot = slot_take(e);
+		rt->registered = enter(e, 1, &rt->slot);
 		rt->txn = NULL;
 		if (rt->slot && rt->slot->txn) {
 			rc = mdb_txn_renew(rt->slot->txn);
@@ -193,9 +230,7 @@ int grove__lmdb_read_begin(grove__lmdb_env *e, grove__lmdb_rtxn *rt)
 		}
 		if (rc == 0)
 			return 0;
-		if (rt->slot)
-			atomic_store(&rt->slot->busy, 0);
-		map_unlock(e, rt->lock_held);
+		leave(e, rt->slot, rt->registered);
 		if (rc == MDB_MAP_RESIZED && attempt < 8) {
 			if ((rc = map_resize(e, 0)) < 0)
 				return rc;
@@ -207,14 +242,13 @@ int grove__lmdb_read_begin(grove__lmdb_env *e, grove__lmdb_rtxn *rt)
 
 void grove__lmdb_read_end(grove__lmdb_env *e, grove__lmdb_rtxn *rt)
 {
-	if (rt->slot) {
+	/* The txn must be inactive before the slot is released. */
+	if (rt->slot)
 		mdb_txn_reset(rt->txn);
-		atomic_store(&rt->slot->busy, 0);
-	} else {
+	else
 		mdb_txn_abort(rt->txn);
-	}
 	rt->txn = NULL;
-	map_unlock(e, rt->lock_held);
+	leave(e, rt->slot, rt->registered);
 }
 
 /* ------------------------------------------------------------------ */
@@ -247,7 +281,8 @@ int grove__lmdb_write_txn(grove__lmdb *h, grove__lmdb_write_fn fn, void *arg, co
 	for (int attempt = 0;; attempt++) {
 		MDB_txn *txn = NULL;
 		size_t map_size = 0;
-		int how = map_rdlock(e);
+		grove__lmdb_slot *none;
+		int how = enter(e, 0, &none);
 
 		rc = mdb_txn_begin(e->env, NULL, 0, &txn);
 		if (rc == 0) {
@@ -263,7 +298,7 @@ int grove__lmdb_write_txn(grove__lmdb *h, grove__lmdb_write_fn fn, void *arg, co
 			mdb_env_info(e->env, &info);
 			map_size = info.me_mapsize;
 		}
-		map_unlock(e, how);
+		leave(e, none, how);
 		if (rc == 0)
 			break;
 		if (is_grove_code(rc))
@@ -445,7 +480,7 @@ static void env_free(grove__lmdb_env *e)
 			mdb_env_sync(e->env, 1);
 		mdb_env_close(e->env);
 	}
-	pthread_rwlock_destroy(&e->map_lock);
+	pthread_mutex_destroy(&e->resize_mu);
 	pthread_mutex_destroy(&e->flush_mu);
 	free(e->path);
 	free(e);
@@ -455,7 +490,6 @@ static int env_open(grove__lmdb_env **out, const char *path, const struct stat *
 	const grove_options *opts)
 {
 	grove__lmdb_env *e;
-	pthread_rwlockattr_t ra;
 	char data_path[4096];
 	struct stat st;
 	int rc, data_exists;
@@ -476,10 +510,7 @@ static int env_open(grove__lmdb_env **out, const char *path, const struct stat *
 	e->read_only = opts->read_only != 0;
 	e->nosync = opts->durability == GROVE_RELAXED && !e->read_only;
 	e->sync_interval_ms = opts->sync_interval_ms ? opts->sync_interval_ms : 100;
-	pthread_rwlockattr_init(&ra);
-	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&e->map_lock, &ra);
-	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&e->resize_mu, NULL);
 	pthread_mutex_init(&e->flush_mu, NULL);
 	if (!(e->path = grove__strdup(path))) {
 		env_free(e);

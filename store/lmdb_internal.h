@@ -47,12 +47,17 @@ typedef struct grove__lmdb_env {
 	int nosync;    /* opened MDB_NOSYNC (GROVE_RELAXED); the flusher runs */
 
 	/*
-	 * Held shared by every thread while it has a transaction of this env
-	 * active (read or write), exclusively to change the map size, which
-	 * LMDB allows only when no transaction of the process is active.
-	 * Writer-preferring so growth is not starved by a stream of readers.
+	 * LMDB may change the map size only while no transaction of the
+	 * process is active.  A cheap "big reader" lock guards that: a thread
+	 * with a transaction is registered either by its busy pool slot or in
+	 * `active_other` (unpooled read txns, write txns).  A resize takes
+	 * resize_mu, raises `resizing` (new transactions then wait on
+	 * resize_mu) and waits until nothing is registered.  Readers touch
+	 * only their own slot's cache line, so they scale across cores.
 	 */
-	pthread_rwlock_t map_lock;
+	atomic_int resizing;
+	atomic_int active_other;
+	pthread_mutex_t resize_mu;
 	grove__lmdb_slot slots[GROVE__LMDB_SLOTS];
 
 	/* Background flusher (nosync only). */
@@ -87,7 +92,7 @@ int grove__lmdb_error(const grove__lmdb_env *e, int rc, const char *what);
 typedef struct {
 	MDB_txn *txn;
 	grove__lmdb_slot *slot; /* NULL for a fresh transaction */
-	int lock_held;          /* how map_lock was taken, for read_end */
+	int registered;         /* how the thread was registered, for read_end */
 } grove__lmdb_rtxn;
 
 int grove__lmdb_read_begin(grove__lmdb_env *e, grove__lmdb_rtxn *rt);
