@@ -258,9 +258,12 @@ void grove__lmdb_read_end(grove__lmdb_env *e, grove__lmdb_rtxn *rt)
 int grove__lmdb_sync(grove__lmdb_env *e)
 {
 	int rc;
-	if (e->read_only)
+	/* Without MDB_NOSYNC every commit was synced already. */
+	if (e->read_only || !e->nosync)
 		return 0;
 	uint_fast64_t seen = atomic_load(&e->commits);
+	if (seen == atomic_load(&e->synced))
+		return 0;
 	rc = mdb_env_sync(e->env, 1);
 	if (rc)
 		return grove__lmdb_error(e, rc, "syncing");

@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "compress.h"
 #include "error.h"
+#include "lmdb_internal.h"
 #include "oid.h"
 
 /* --- fixtures ------------------------------------------------------ */
@@ -532,6 +533,57 @@ Test(lmdb, read_only_refuses_writes)
 	ro->ops->close(ro);
 }
 
+/* Another user: a read-only open works when the lock file is usable, and
+ * fails with a clear error when it is not. */
+Test(lmdb, unwritable_directory)
+{
+	grove_backend *be = open_store();
+	rec r;
+	make_rec(&r, GROVE_OBJ_BLOB, "shared", 6, GROVE__ENC_PLAIN);
+	cr_assert_eq(write_objects(be, &r.obj, 1), 0);
+	be->ops->close(be);
+	cr_assert_eq(chmod(tmp_root, 0755), 0);
+
+	for (int usable = 0; usable < 2; usable++) {
+		char lock[300];
+		snprintf(lock, sizeof(lock), "%s/lock.mdb", store_path);
+		cr_assert_eq(chmod(lock, usable ? 0666 : 0644), 0);
+		fflush(NULL);
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			grove_options o = GROVE_OPTIONS_INIT;
+			grove_backend *c = NULL;
+			int ok;
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(2);
+			/* Writing is refused either way: the directory is root's. */
+			ok = grove__backend_lmdb_open(&c, store_path, &o) == GROVE_EREADONLY &&
+				strstr(grove_error_message(), store_path) != NULL;
+			o.read_only = 1;
+			int rc = grove__backend_lmdb_open(&c, store_path, &o);
+			if (usable) {
+				grove_buf out = { 0 };
+				grove_otype t;
+				ok = ok && rc == 0 && c->ops->read(c, &r.obj.id, &t, &out) == 0 &&
+					out.size == 6;
+				grove_buf_dispose(&out);
+				if (rc == 0)
+					c->ops->close(c);
+			} else {
+				ok = ok && rc == GROVE_EREADONLY &&
+					strstr(grove_error_message(), "lock") != NULL;
+			}
+			_exit(ok ? 0 : 1);
+		}
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+			cr_skip_test("cannot switch to another user");
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "usable=%d: child failed", usable);
+	}
+}
+
 Test(lmdb, relaxed_durability_flushes)
 {
 	grove_options o = GROVE_OPTIONS_INIT;
@@ -541,8 +593,15 @@ Test(lmdb, relaxed_durability_flushes)
 	rec r;
 	make_rec(&r, GROVE_OBJ_BLOB, "relaxed", 7, GROVE__ENC_PLAIN);
 	cr_assert_eq(write_objects(be, &r.obj, 1), 0);
-	usleep(30000); /* let the flusher run */
+	grove__lmdb_env *e = ((grove__lmdb *)be)->e;
+	cr_assert_eq(atomic_load(&e->commits), 1);
+	/* The flusher syncs within a few intervals without being asked. */
+	for (int i = 0; i < 200 && atomic_load(&e->synced) != 1; i++)
+		usleep(5000);
+	cr_assert_eq(atomic_load(&e->synced), 1);
+	cr_assert_eq(write_objects(be, &r.obj, 1), 0); /* present: still a commit */
 	cr_assert_eq(be->ops->flush(be), 0);
+	cr_assert_eq(atomic_load(&e->synced), 2);
 	be->ops->close(be);
 	be = open_store();
 	expect_content(be, &r.obj.id, GROVE_OBJ_BLOB, "relaxed", 7);
