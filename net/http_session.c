@@ -392,7 +392,8 @@ static void process(grove__http_session *s)
 		size_t start = s->in_off;
 		size_t n = http_parser_execute(&s->parser, settings(),
 					       avail ? s->in.data + start : NULL, avail);
-		s->in_off += n;
+		/* At end of input http-parser reports 1 byte read on error. */
+		s->in_off += n < avail ? n : avail;
 		enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
 		if (e == HPE_PAUSED) {
 			http_parser_pause(&s->parser, 0);

@@ -1002,3 +1002,22 @@ Test(http, session_fed_one_byte_at_a_time)
 	grove__http_session_closed(s);
 	grove__http_server_free(srv);
 }
+
+Test(http, session_end_of_input_inside_a_request)
+{
+	/* found by the fuzzer: http-parser reports 1 byte read at EOF */
+	grove__http_server *srv;
+	cr_assert_eq(grove__http_server_new(&srv, NULL, NULL), 0);
+	static const grove__http_io io = { .write = fake_write, .queued = fake_queued,
+					   .close = fake_close };
+	fake_io f = { 0 };
+	grove__http_session *s;
+	cr_assert_eq(grove__http_session_new(&s, srv, &io, &f, "test"), 0);
+	grove__http_session_feed(s, "P", 1);
+	grove__http_session_feed(s, NULL, 0);
+	f.out[f.len] = '\0';
+	cr_assert(strstr(f.out, "HTTP/1.1 400 "), "%s", f.out);
+	cr_assert(f.closed);
+	grove__http_session_closed(s);
+	grove__http_server_free(srv);
+}
