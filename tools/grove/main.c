@@ -1,0 +1,417 @@
+/* grove - command-line access to a grove store: global options, the command
+ * table, error reporting and exit codes. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_STORE "./grove-data"
+
+static const cli_command commands[] = {
+	{ "init", cmd_init, "grove init [LOCATION]",
+	  "Create a store (lmdb:PATH, git:PATH or a bare PATH)" },
+	{ "get", cmd_get, "grove get [--rev REV] KEY\n\n"
+	  "Writes the value of KEY to stdout, byte for byte.\n\n"
+	  "  --rev REV   read at a commit, branch or tag instead of the branch head",
+	  "Print the value of a key" },
+	{ "set", cmd_set, "grove set [-m MESSAGE] KEY [VALUE]\n\n"
+	  "Stores VALUE under KEY and commits it on the branch.  Without VALUE, or\n"
+	  "with VALUE \"-\", the value is read from stdin.\n\n"
+	  "  -m, --message MESSAGE   commit message (default \"set KEY\")\n\n"
+	  "The author comes from $GROVE_AUTHOR_NAME/$GROVE_AUTHOR_EMAIL, else\n"
+	  "$GIT_AUTHOR_NAME/$GIT_AUTHOR_EMAIL, else the user name; dates from\n"
+	  "$GIT_AUTHOR_DATE/$GIT_COMMITTER_DATE (\"@SECONDS +HHMM\" or ISO 8601).",
+	  "Set a key and commit" },
+	{ "rm", cmd_rm, "grove rm [-m MESSAGE] KEY\n\n"
+	  "Removes a value or a whole directory and commits.\n\n"
+	  "  -m, --message MESSAGE   commit message (default \"rm KEY\")",
+	  "Remove a key or directory and commit" },
+	{ "ls", cmd_ls, "grove ls [-r] [--rev REV] [DIR]\n\n"
+	  "Lists a directory (default: the root); directories end in '/'.\n\n"
+	  "  -r, --recursive   list every key below DIR\n"
+	  "  --rev REV         list at a commit, branch or tag",
+	  "List keys" },
+	{ "tree", cmd_tree, "grove tree [--rev REV] [DIR]\n\n"
+	  "Prints the keys below DIR as an indented tree.\n\n"
+	  "  --rev REV   show the tree at a commit, branch or tag",
+	  "Show keys as a tree" },
+	{ "log", cmd_log, "grove log [-n N] [--skip N] [--oneline] [--first-parent] [REV] [-- PATH]\n\n"
+	  "Shows the history of the branch (or REV), newest first.  With PATH, only\n"
+	  "the commits that changed that key or directory.  A lone argument that is\n"
+	  "not a revision is taken as PATH.\n\n"
+	  "  -n, --max-count N   show at most N commits\n"
+	  "  --skip N            skip the first N commits\n"
+	  "  --oneline           \"<short id> <subject>\" per commit\n"
+	  "  --first-parent      follow only the first parent of merges",
+	  "Show commit history" },
+	{ "show", cmd_show, "grove show [COMMIT]\n\n"
+	  "Prints the commit header and its changes against the first parent\n"
+	  "(\"A path\", \"M path\", \"D path\").  COMMIT defaults to the branch head.",
+	  "Show a commit and its changes" },
+	{ "diff", cmd_diff, "grove diff [--prefix DIR] A [B]\n\n"
+	  "Lists the keys that differ between revisions A and B (default: the branch\n"
+	  "head) as \"A path\", \"M path\" or \"D path\".\n\n"
+	  "  --prefix DIR   only keys below DIR",
+	  "Compare two revisions" },
+	{ "branch", cmd_branch, "grove branch [-v]\n"
+	  "       grove branch [-f] NAME [START]\n"
+	  "       grove branch -d NAME\n\n"
+	  "Without arguments, lists branches with '*' before HEAD's branch.\n\n"
+	  "  -f, --force     create NAME even if it exists (moves it to START)\n"
+	  "  -d, --delete    delete NAME\n"
+	  "  -v, --verbose   show each branch's head commit",
+	  "List, create or delete branches" },
+	{ "switch", cmd_switch, "grove switch BRANCH\n\n"
+	  "Makes BRANCH the store's HEAD branch (the default for --branch).",
+	  "Change the store's HEAD branch" },
+	{ "merge", cmd_merge, "grove merge [--no-ff] [-m MESSAGE] REV\n\n"
+	  "Merges REV into the branch.  Prints the new commit, \"Fast-forward\" or\n"
+	  "\"Already up to date\".  On conflict, prints one line per conflict,\n"
+	  "\"CONFLICT (content|add/add|modify/delete|file/directory): path\", to\n"
+	  "stderr, leaves the branch unchanged and exits 1.\n\n"
+	  "  --no-ff                 always create a merge commit\n"
+	  "  -m, --message MESSAGE   merge commit message",
+	  "Merge a revision into the branch" },
+	{ "export", cmd_export, "grove export GITDIR\n\n"
+	  "Writes every object and ref into the bare git repository GITDIR\n"
+	  "(created if missing).",
+	  "Copy the store into a git repository" },
+	{ "import", cmd_import, "grove import GITDIR\n\n"
+	  "Reads every ref of the git repository GITDIR and the objects they reach.",
+	  "Copy a git repository into the store" },
+	{ "fsck", cmd_fsck, "grove fsck\n\n"
+	  "Checks every object reachable from a ref; prints problems, exits 1 if any.",
+	  "Verify the store" },
+	{ "gc", cmd_gc, "grove gc\n\n"
+	  "Removes objects no ref reaches and prints how many.",
+	  "Remove unreachable objects" },
+	{ "stats", cmd_stats, "grove stats\n\n"
+	  "Prints object count, object bytes, disk bytes, refs and deltas.",
+	  "Show store statistics" },
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char exit_code_help[] =
+	"Exit status:\n"
+	"  0  success\n"
+	"  1  not found, already exists, merge conflict, not a fast-forward, fsck problems\n"
+	"  2  usage error (unknown command or option, missing argument)\n"
+	"  3  invalid input (bad key or ref name)\n"
+	"  4  the branch head moved during the command, or a lock is held\n"
+	"  5  store error (corrupt, I/O error, disk full, read-only)\n";
+
+static void print_main_usage(FILE *out)
+{
+	fputs("usage: grove [-C LOCATION] [--branch NAME] [--json] [-q] [--read-only]\n"
+	      "             COMMAND [ARGS]\n\n"
+	      "Global options:\n"
+	      "  -C, --store LOCATION  the store: lmdb:PATH, git:PATH, mem: or PATH\n"
+	      "                        (default: $GROVE_STORE, else " DEFAULT_STORE ")\n"
+	      "  --branch NAME         branch to act on (default: the store's HEAD branch)\n"
+	      "  --json                machine-readable output: one JSON document on stdout\n"
+	      "  -q, --quiet           print less\n"
+	      "  --read-only           open the store read-only; writes fail with status 5\n"
+	      "  -h, --help            this help; `grove COMMAND --help` for a command\n"
+	      "  --version             print the version\n\n"
+	      "Commands:\n", out);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fputc('\n', out);
+	fputs(exit_code_help, out);
+}
+
+void cli_print_usage(const cli_command *cmd, FILE *out)
+{
+	fprintf(out, "usage: %s\n\n", cmd->usage);
+	fputs(exit_code_help, out);
+}
+
+const cli_command *cli_find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int cli_exit_code(int code)
+{
+	switch (code) {
+	case GROVE_OK:
+		return EXIT_OK;
+	case GROVE_ENOTFOUND:
+	case GROVE_EEXISTS:
+	case GROVE_ECONFLICT:
+	case GROVE_ENOTFF:
+		return EXIT_FAIL;
+	case GROVE_EINVALID:
+		return EXIT_INVALID;
+	case GROVE_EHEADMOVED:
+	case GROVE_ELOCKED:
+		return EXIT_MOVED;
+	default:
+		return EXIT_STORE;
+	}
+}
+
+/* Remembered for the --json error document. */
+static char last_error[1024];
+static const char *last_error_code;
+
+static int report(cli *c, int exit_code, const char *code_name, const char *msg)
+{
+	(void)c;
+	fprintf(stderr, "grove: %s\n", msg);
+	snprintf(last_error, sizeof(last_error), "%s", msg);
+	last_error_code = code_name;
+	return exit_code;
+}
+
+int cli_fail(cli *c, int code)
+{
+	const char *msg = grove_error_message();
+	char fallback[64];
+	if (!msg || !*msg) {
+		snprintf(fallback, sizeof(fallback), "failed (%s)", grove_code_name(code));
+		msg = fallback;
+	}
+	return report(c, cli_exit_code(code), grove_code_name(code), msg);
+}
+
+int cli_error(cli *c, int exit_code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return report(c, exit_code, exit_code == EXIT_USAGE ? "usage" : "error", msg);
+}
+
+int cli_usage_error(cli *c, const cli_command *cmd, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report(c, EXIT_USAGE, "usage", msg);
+	if (cmd)
+		fprintf(stderr, "usage: %.*s\n(see 'grove %s --help')\n", (int)strcspn(cmd->usage, "\n"),
+			cmd->usage, cmd->name);
+	return EXIT_USAGE;
+}
+
+int cli_getopt(cli *c, const cli_command *cmd, int argc, char **argv, const char *shortopts,
+	const struct option *longopts, int *exit_code)
+{
+	enum { HELP = 0x1000 };
+	struct option all[24];
+	char shorts[64];
+	size_t n = 0;
+	int opt;
+
+	/* Every command takes --help; the caller's table gets it appended. */
+	for (; longopts && longopts[n].name && n < 22; n++)
+		all[n] = longopts[n];
+	all[n++] = (struct option){ "help", no_argument, NULL, HELP };
+	all[n] = (struct option){ NULL, 0, NULL, 0 };
+	/* A leading ':' makes a missing argument ':' rather than '?'. */
+	snprintf(shorts, sizeof(shorts), ":%s", shortopts ? shortopts : "");
+	opterr = 0;
+	opt = getopt_long(argc, argv, shorts, all, NULL);
+	if (opt == HELP) {
+		cli_print_usage(cmd, stdout);
+		*exit_code = EXIT_OK;
+		return -2;
+	}
+	if (opt == '?') {
+		if (optopt)
+			cli_usage_error(c, cmd, "%s: unknown option '-%c'", cmd->name, optopt);
+		else
+			cli_usage_error(c, cmd, "%s: unknown option '%s'", cmd->name, argv[optind - 1]);
+		*exit_code = EXIT_USAGE;
+		return -2;
+	}
+	if (opt == ':') {
+		cli_usage_error(c, cmd, "%s: option '%s' needs an argument", cmd->name, argv[optind - 1]);
+		*exit_code = EXIT_USAGE;
+		return -2;
+	}
+	return opt;
+}
+
+int cli_open(cli *c, int create)
+{
+	grove_options opts = GROVE_OPTIONS_INIT;
+	int err;
+	opts.create = create;
+	opts.read_only = c->read_only;
+	err = grove_open(&c->g, c->location, &opts);
+	if (err == GROVE_ENOTFOUND && !create) {
+		cli_fail(c, err);
+		fprintf(stderr, "hint: run 'grove -C %s init' to create it\n", c->location);
+		return EXIT_FAIL;
+	}
+	if (err < 0)
+		return cli_fail(c, err);
+	return 0;
+}
+
+int cli_branch(cli *c, const char **out)
+{
+	int err;
+	if (!c->branch) {
+		if (c->branch_opt) {
+			if ((err = grove_branch_name_validate(c->branch_opt)) < 0)
+				return cli_fail(c, err);
+			c->branch = strdup(c->branch_opt);
+			if (!c->branch)
+				return cli_error(c, EXIT_STORE, "out of memory");
+		} else if ((err = grove_head_branch(c->g, &c->branch)) < 0) {
+			return cli_fail(c, err);
+		}
+	}
+	*out = c->branch;
+	return 0;
+}
+
+json_writer *cli_json(cli *c)
+{
+	if (!c->json_mem) {
+		c->json_mem = open_memstream(&c->json_buf, &c->json_len);
+		if (!c->json_mem)
+			return NULL;
+		json_init(&c->jw, c->json_mem);
+	}
+	return &c->jw;
+}
+
+/* Finishes --json output: the command's document, or an error document. */
+static int finish_json(cli *c, int rc)
+{
+	if (c->json_mem) {
+		fclose(c->json_mem);
+		c->json_mem = NULL;
+	}
+	if (last_error_code) {
+		json_writer w;
+		json_init(&w, stdout);
+		json_object_begin(&w);
+		json_key(&w, "error");
+		json_object_begin(&w);
+		json_kv_string(&w, "code", last_error_code);
+		json_kv_string(&w, "message", last_error);
+		json_kv_int(&w, "exit", rc);
+		json_object_end(&w);
+		json_object_end(&w);
+		fputc('\n', stdout);
+	} else if (c->json_buf && c->json_len) {
+		fwrite(c->json_buf, 1, c->json_len, stdout);
+		fputc('\n', stdout);
+	}
+	free(c->json_buf);
+	c->json_buf = NULL;
+	return rc;
+}
+
+/* Matches "--name VALUE" and "--name=VALUE" (and -X VALUE for short). */
+static int take_value(int argc, char **argv, int *i, const char *shortname, const char *longname,
+	const char **value, int *missing)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(longname);
+	if ((shortname && !strcmp(a, shortname)) || !strcmp(a, longname)) {
+		if (*i + 1 >= argc) {
+			*missing = 1;
+			return 1;
+		}
+		*value = argv[++*i];
+		return 1;
+	}
+	if (!strncmp(a, longname, n) && a[n] == '=') {
+		*value = a + n + 1;
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	cli c = { 0 };
+	const cli_command *cmd;
+	int i, rc, missing = 0;
+
+	c.location = getenv("GROVE_STORE");
+	if (!c.location || !*c.location)
+		c.location = DEFAULT_STORE;
+	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (take_value(argc, argv, &i, "-C", "--store", &c.location, &missing) ||
+		    take_value(argc, argv, &i, NULL, "--branch", &c.branch_opt, &missing)) {
+			if (missing) {
+				fprintf(stderr, "grove: option '%s' needs an argument\n", a);
+				return EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--json")) {
+			c.json = 1;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			c.quiet = 1;
+		} else if (!strcmp(a, "--read-only")) {
+			c.read_only = 1;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			print_main_usage(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(a, "--version")) {
+			printf("grove version %s\n", GROVE_VERSION_STRING);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "grove: unknown option '%s'\n", a);
+			fprintf(stderr, "usage: grove [GLOBAL OPTIONS] COMMAND [ARGS]; see grove --help\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		print_main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[i], "help")) {
+		if (i + 1 < argc) {
+			cmd = cli_find_command(argv[i + 1]);
+			if (!cmd) {
+				fprintf(stderr, "grove: '%s' is not a grove command\n", argv[i + 1]);
+				return EXIT_USAGE;
+			}
+			cli_print_usage(cmd, stdout);
+		} else {
+			print_main_usage(stdout);
+		}
+		return EXIT_OK;
+	}
+	cmd = cli_find_command(argv[i]);
+	if (!cmd) {
+		fprintf(stderr, "grove: '%s' is not a grove command; see 'grove --help'\n", argv[i]);
+		return EXIT_USAGE;
+	}
+	rc = cmd->run(&c, argc - i, argv + i);
+	if (c.json)
+		rc = finish_json(&c, rc);
+	else if (c.json_mem) {
+		fclose(c.json_mem);
+		free(c.json_buf);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "grove: cannot write to stdout\n");
+		if (!rc)
+			rc = EXIT_STORE;
+	}
+	grove_close(c.g);
+	free(c.branch);
+	return rc;
+}
