@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -508,6 +509,7 @@ static int env_open(grove__lmdb_env **out, const char *path, const struct stat *
 	e = grove__calloc(1, sizeof(*e));
 	if (!e)
 		return GROVE_ENOMEM;
+	e->pid = getpid();
 	e->dev = dir->st_dev;
 	e->ino = dir->st_ino;
 	e->read_only = opts->read_only != 0;
@@ -594,7 +596,7 @@ int grove__lmdb_env_acquire(grove__lmdb_env **out, const char *path, const grove
 
 	pthread_mutex_lock(&registry_mu);
 	for (e = registry; e; e = e->next)
-		if (e->dev == st.st_dev && e->ino == st.st_ino)
+		if (e->dev == st.st_dev && e->ino == st.st_ino && e->pid == getpid())
 			break;
 	if (e) {
 		if (e->read_only && !opts->read_only)

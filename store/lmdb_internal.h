@@ -38,6 +38,7 @@ typedef struct grove__lmdb_env {
 	struct grove__lmdb_env *next; /* registry list */
 	dev_t dev;
 	ino_t ino;
+	pid_t pid;    /* the opening process: a forked child must not reuse it */
 	int refcount; /* guarded by the registry mutex */
 
 	char *path;
