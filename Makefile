@@ -51,7 +51,7 @@ T_CLI_OBJ := $(CLI_SRC:%.c=$(T)/obj/%.o)
 T_HELPER_OBJ := $(TEST_HELPERS:%.c=$(T)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(T)/unit/%)
 
-.PHONY: all deps test unit shell bench run install clean fuzz check-deps
+.PHONY: all deps test unit shell bench run install clean fuzz fuzz-smoke
 all: $(B)/libgrove.a $(B)/libgrove.so.$(SOVERSION) $(B)/grove
 
 deps:
@@ -91,7 +91,7 @@ $(T)/unit/%: $(T)/obj/tests/unit/%.o $(T_HELPER_OBJ) $(T)/libgrove.a $(T_SERVER_
 SERVER_LIBS = -lhttp_parser -lz -lcrypt $(if $(filter $(T)/unit/%,$@),$(T)/libgrove.a)
 
 test: deps
-	@$(MAKE) --no-print-directory unit shell
+	@$(MAKE) --no-print-directory unit shell fuzz-smoke
 
 unit: $(UNIT_BIN) $(T)/grove
 	@sh tests/run-unit.sh $(UNIT_BIN)
@@ -117,6 +117,32 @@ install: all
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/grove.pc
 	install -m 755 $(B)/grove $(DESTDIR)$(PREFIX)/bin/grove
 	install -m 644 tools/grove.1 $(DESTDIR)$(PREFIX)/share/man/man1/grove.1
+
+# --- libFuzzer targets (clang) ----------------------------------------------
+F := build/fuzz
+FUZZ_CC := clang-14
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(F)/%)
+F_LIB_OBJ := $(LIB_SRC:%.c=$(F)/obj/%.o)
+F_SERVER_OBJ := $(SERVER_SRC:%.c=$(F)/obj/%.o)
+
+$(F)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -Inet -Iruntime -MMD -MP -c $< -o $@
+
+$(F)/libgrove.a: $(F_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(F)/%: $(F)/obj/tests/fuzz/%.o $(F)/libgrove.a $(F_SERVER_OBJ)
+	$(FUZZ_CC) -g -fsanitize=fuzzer,address,undefined -o $@ $< $(F_SERVER_OBJ) $(F)/libgrove.a $(PKG_LIBS) $(SERVER_LIBS)
+
+fuzz: $(FUZZ_BIN)
+
+# A short run of every fuzzer (FUZZ_SECONDS each) as part of `make test`.
+FUZZ_SECONDS ?= 10
+fuzz-smoke: fuzz
+	@sh tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 clean:
 	rm -rf $(B)

@@ -84,7 +84,7 @@ static int parse_commit(grove *g, grove__cnode *c)
 				return grove__error_set(GROVE_ECORRUPT, "malformed commit: bad parent");
 			}
 			c->parent_count++;
-		} else if (!memcmp(p, "committer ", 10)) {
+		} else if (eol - p > 10 && !memcmp(p, "committer ", 10)) {
 			const char *gt = memrchr(p, '>', (size_t)(eol - p));
 			int64_t t = 0;
 			if (gt)

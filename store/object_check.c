@@ -10,6 +10,13 @@
 #include <string.h>
 #include <strings.h>
 
+/* Whether [p, end) starts with lit; objects are not NUL-terminated. */
+static int starts_with(const char *p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+	return (size_t)(end - p) >= n && !memcmp(p, lit, n);
+}
+
 static int name_is_dangerous(const char *name, size_t len)
 {
 	if ((len == 1 && name[0] == '.') || (len == 2 && !memcmp(name, "..", 2)))
@@ -39,7 +46,8 @@ static int check_tree(const void *data, size_t size)
 		return err;
 	for (size_t i = 0; i < tree->count; i++) {
 		const grove__tree_entry *e = &tree->entries[i];
-		if (!grove__mode_valid(e->mode)) {
+		/* 100664 is what very old git wrote; git fsck only notes it. */
+		if (!grove__mode_valid(e->mode) && e->mode != 0100664u) {
 			err = grove__error_set(GROVE_ECORRUPT, "tree entry '%s' has bad mode %o", e->name, e->mode);
 			break;
 		}
@@ -128,20 +136,20 @@ static int check_commit(const char *p, const char *end)
 		if (memchr(p, '\0', (size_t)((hdr_end ? hdr_end : end) - p)))
 			return grove__error_set(GROVE_ECORRUPT, "commit header contains a NUL byte");
 	}
-	if (!(eol = next_line(p, end)) || strncmp(p, "tree ", 5) || eol - p != 45 || !is_hex40(p + 5, eol))
+	if (!(eol = next_line(p, end)) || !starts_with(p, end, "tree ") || eol - p != 45 || !is_hex40(p + 5, eol))
 		return grove__error_set(GROVE_ECORRUPT, "commit has a bad or missing tree line");
 	p = eol + 1;
-	while ((eol = next_line(p, end)) && !strncmp(p, "parent ", 7)) {
+	while ((eol = next_line(p, end)) && starts_with(p, end, "parent ")) {
 		if (eol - p != 47 || !is_hex40(p + 7, eol))
 			return grove__error_set(GROVE_ECORRUPT, "commit has a bad parent line");
 		p = eol + 1;
 	}
-	if (!eol || strncmp(p, "author ", 7))
+	if (!eol || !starts_with(p, end, "author "))
 		return grove__error_set(GROVE_ECORRUPT, "commit has no author line");
 	if ((err = check_ident(p + 7, eol, "author")) < 0)
 		return err;
 	p = eol + 1;
-	if (!(eol = next_line(p, end)) || strncmp(p, "committer ", 10))
+	if (!(eol = next_line(p, end)) || !starts_with(p, end, "committer "))
 		return grove__error_set(GROVE_ECORRUPT, "commit has no committer line");
 	return check_ident(p + 10, eol, "committer");
 }
@@ -149,17 +157,17 @@ static int check_commit(const char *p, const char *end)
 static int check_tag(const char *p, const char *end)
 {
 	const char *eol;
-	if (!(eol = next_line(p, end)) || strncmp(p, "object ", 7) || eol - p != 47 || !is_hex40(p + 7, eol))
+	if (!(eol = next_line(p, end)) || !starts_with(p, end, "object ") || eol - p != 47 || !is_hex40(p + 7, eol))
 		return grove__error_set(GROVE_ECORRUPT, "tag has a bad or missing object line");
 	p = eol + 1;
-	if (!(eol = next_line(p, end)) || strncmp(p, "type ", 5) ||
+	if (!(eol = next_line(p, end)) || !starts_with(p, end, "type ") ||
 	    grove__otype_from_name(p + 5, (size_t)(eol - p - 5)) == GROVE_OBJ_BAD)
 		return grove__error_set(GROVE_ECORRUPT, "tag has a bad or missing type line");
 	p = eol + 1;
-	if (!(eol = next_line(p, end)) || strncmp(p, "tag ", 4) || eol == p + 4)
+	if (!(eol = next_line(p, end)) || !starts_with(p, end, "tag ") || eol == p + 4)
 		return grove__error_set(GROVE_ECORRUPT, "tag has a bad or missing tag line");
 	p = eol + 1;
-	if ((eol = next_line(p, end)) && !strncmp(p, "tagger ", 7))
+	if ((eol = next_line(p, end)) && starts_with(p, end, "tagger "))
 		return check_ident(p + 7, eol, "tagger");
 	return 0;
 }

@@ -7,6 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+/* Whether [p, end) starts with lit; objects are not NUL-terminated. */
+static int starts_with(const char *p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+	return (size_t)(end - p) >= n && !memcmp(p, lit, n);
+}
+
 /* Parses "Name <email> 1234567890 +0100" (without the header keyword). */
 static int parse_person(const char *p, const char *end, grove_person *out)
 {
@@ -81,11 +88,11 @@ int grove__commit_parse(const grove_oid *id, const void *data, size_t size, grov
 			err = grove__error_set(GROVE_ECORRUPT, "malformed commit: unterminated header");
 			goto fail;
 		}
-		if (!strncmp(p, "tree ", 5) && eol - p == 45 && !have_tree) {
+		if (starts_with(p, end, "tree ") && eol - p == 45 && !have_tree) {
 			if ((err = grove_oid_fromhex(&c->tree, p + 5)) < 0)
 				goto corrupt;
 			have_tree = 1;
-		} else if (!strncmp(p, "parent ", 7) && eol - p == 47) {
+		} else if (starts_with(p, end, "parent ") && eol - p == 47) {
 			if (c->parent_count == cap) {
 				grove_oid *np;
 				cap = cap ? cap * 2 : 2;
@@ -99,10 +106,10 @@ int grove__commit_parse(const grove_oid *id, const void *data, size_t size, grov
 			if ((err = grove_oid_fromhex(&c->parents[c->parent_count], p + 7)) < 0)
 				goto corrupt;
 			c->parent_count++;
-		} else if (!strncmp(p, "author ", 7) && !c->author.name) {
+		} else if (starts_with(p, end, "author ") && !c->author.name) {
 			if ((err = parse_person(p + 7, eol, &c->author)) < 0)
 				goto fail;
-		} else if (!strncmp(p, "committer ", 10) && !c->committer.name) {
+		} else if (starts_with(p, end, "committer ") && !c->committer.name) {
 			if ((err = parse_person(p + 10, eol, &c->committer)) < 0)
 				goto fail;
 		}
@@ -204,16 +211,16 @@ int grove__tag_parse(const void *data, size_t size, grove__tag *out)
 	grove__tag t = { 0 };
 
 	eol = memchr(p, '\n', size);
-	if (!eol || eol - p != 47 || strncmp(p, "object ", 7) || grove_oid_fromhex(&t.target, p + 7) < 0)
+	if (!eol || eol - p != 47 || !starts_with(p, end, "object ") || grove_oid_fromhex(&t.target, p + 7) < 0)
 		return grove__error_set(GROVE_ECORRUPT, "malformed tag: bad object line");
 	p = eol + 1;
 	eol = memchr(p, '\n', (size_t)(end - p));
-	if (!eol || strncmp(p, "type ", 5) ||
+	if (!eol || !starts_with(p, end, "type ") ||
 	    (t.target_type = type_from_name(p + 5, (size_t)(eol - p - 5))) == GROVE_OBJ_BAD)
 		return grove__error_set(GROVE_ECORRUPT, "malformed tag: bad type line");
 	p = eol + 1;
 	eol = memchr(p, '\n', (size_t)(end - p));
-	if (!eol || strncmp(p, "tag ", 4))
+	if (!eol || !starts_with(p, end, "tag "))
 		return grove__error_set(GROVE_ECORRUPT, "malformed tag: bad tag line");
 	t.name = grove__strndup(p + 4, (size_t)(eol - p - 4));
 	if (!t.name)

@@ -13,7 +13,8 @@
 /* Longest delta chain we follow.  Decoding recurses through be->ops->read,
  * so a cycle or an absurd chain in a damaged store would otherwise blow
  * the stack. */
-#define MAX_DELTA_DEPTH 10000
+/* git caps pack.depth at 4095; each level costs stack frames in decode -> read. */
+#define MAX_DELTA_DEPTH 4095
 
 /* Chain depth of the decode in progress on this thread. */
 static _Thread_local unsigned decode_depth;
