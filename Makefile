@@ -86,9 +86,9 @@ $(T)/grove: $(T_CLI_OBJ) $(T_SERVER_OBJ) $(T)/libgrove.a
 
 $(T)/unit/%: $(T)/obj/tests/unit/%.o $(T_HELPER_OBJ) $(T)/libgrove.a $(T_SERVER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) -o $@ $< $(T_HELPER_OBJ) $(T)/libgrove.a $(T_SERVER_OBJ) $(PKG_LIBS) $(SERVER_LIBS) -lcriterion
+	$(CC) $(SAN_CFLAGS) -o $@ $< $(T_HELPER_OBJ) $(T_SERVER_OBJ) $(T)/libgrove.a $(PKG_LIBS) $(SERVER_LIBS) -lcriterion
 
-SERVER_LIBS = -lhttp_parser -lz -lcrypt $(if $(filter $(T)/unit/%,$@),$(T)/libgrove.a)
+SERVER_LIBS := -lhttp_parser -lz -lcrypt
 
 test: deps
 	@$(MAKE) --no-print-directory unit shell fuzz-smoke
