@@ -765,6 +765,10 @@ Test(lmdb, another_process_grows_the_map, .timeout = 60)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed");
 
 	cr_assert_eq(be->ops->ref_read(be, "refs/heads/child", &got), 0, "%s", grove_error_message());
+	/* The read adopted the child's larger map (MDB_MAP_RESIZED handled). */
+	MDB_envinfo info;
+	mdb_env_info(((grove__lmdb *)be)->e->env, &info);
+	cr_assert_gt(info.me_mapsize, (size_t)4 << 20);
 	unsigned char *data = malloc(BIG);
 	fill_random(data, BIG, 5000 + 59);
 	make_rec(&r, GROVE_OBJ_BLOB, data, BIG, GROVE__ENC_PLAIN);
