@@ -3,17 +3,22 @@
 
 #include <getopt.h>
 
-static int no_args(cli *c, const char *name, int argc, char **argv)
+/* Parses a command without arguments and opens the store.  Returns 1 when
+ * the command is finished (help, usage error, no store), exit code in *rc. */
+static int no_args(cli *c, const char *name, int argc, char **argv, int *rc)
 {
 	const cli_command *cmd = cli_find_command(name);
-	int opt, rc = 0;
+	int opt;
 	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "", NULL, &rc)) != -1)
+	*rc = 0;
+	while ((opt = cli_getopt(c, cmd, argc, argv, "", NULL, rc)) != -1)
 		if (opt == -2)
-			return rc;
-	if (argc - optind)
-		return cli_usage_error(c, cmd, "%s: too many arguments", name);
-	return 0;
+			return 1;
+	if (argc - optind) {
+		*rc = cli_usage_error(c, cmd, "%s: too many arguments", name);
+		return 1;
+	}
+	return (*rc = cli_open(c, 0)) != 0;
 }
 
 int cmd_fsck(cli *c, int argc, char **argv)
@@ -21,7 +26,7 @@ int cmd_fsck(cli *c, int argc, char **argv)
 	grove_fsck_report report = { 0 };
 	char hex[GROVE_OID_HEXSZ + 1];
 	int rc, err;
-	if ((rc = no_args(c, "fsck", argc, argv)) != 0 || (rc = cli_open(c, 0)) != 0)
+	if (no_args(c, "fsck", argc, argv, &rc))
 		return rc;
 	if ((err = grove_fsck(c->g, &report)) < 0)
 		return cli_fail(c, err);
@@ -57,7 +62,7 @@ int cmd_gc(cli *c, int argc, char **argv)
 {
 	grove_gc_stats st = { 0 };
 	int rc, err;
-	if ((rc = no_args(c, "gc", argc, argv)) != 0 || (rc = cli_open(c, 0)) != 0)
+	if (no_args(c, "gc", argc, argv, &rc))
 		return rc;
 	if ((err = grove_gc(c->g, &st)) < 0)
 		return cli_fail(c, err);

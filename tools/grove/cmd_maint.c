@@ -5,20 +5,27 @@
 #include <inttypes.h>
 #include <string.h>
 
-static int one_path_command(cli *c, int argc, char **argv, const char *name, const char **path)
+/* Parses "CMD GITDIR".  Returns 1 when the command is finished (help or a
+ * usage error) with its exit code in *rc. */
+static int one_path_command(cli *c, int argc, char **argv, const char *name, const char **path, int *rc)
 {
 	const cli_command *cmd = cli_find_command(name);
-	int opt, rc = 0;
+	int opt;
 	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "", NULL, &rc)) != -1)
+	*rc = 0;
+	while ((opt = cli_getopt(c, cmd, argc, argv, "", NULL, rc)) != -1)
 		if (opt == -2)
-			return rc;
-	if (argc - optind != 1)
-		return cli_usage_error(c, cmd, argc - optind ? "%s: too many arguments" : "%s: missing GITDIR", name);
+			return 1;
+	if (argc - optind != 1) {
+		*rc = cli_usage_error(c, cmd, argc - optind ? "%s: too many arguments" : "%s: missing GITDIR", name);
+		return 1;
+	}
 	*path = argv[optind];
-	if (!**path)
-		return cli_usage_error(c, cmd, "%s: empty GITDIR", name);
-	return 0;
+	if (!**path) {
+		*rc = cli_usage_error(c, cmd, "%s: empty GITDIR", name);
+		return 1;
+	}
+	return (*rc = cli_open(c, 0)) != 0;
 }
 
 static void report_path(cli *c, const char *verb, const char *path)
@@ -37,7 +44,7 @@ int cmd_export(cli *c, int argc, char **argv)
 {
 	const char *path;
 	int rc, err;
-	if ((rc = one_path_command(c, argc, argv, "export", &path)) != 0 || (rc = cli_open(c, 0)) != 0)
+	if (one_path_command(c, argc, argv, "export", &path, &rc))
 		return rc;
 	if ((err = grove_export(c->g, path)) < 0)
 		return cli_fail(c, err);
@@ -49,7 +56,7 @@ int cmd_import(cli *c, int argc, char **argv)
 {
 	const char *path;
 	int rc, err;
-	if ((rc = one_path_command(c, argc, argv, "import", &path)) != 0 || (rc = cli_open(c, 0)) != 0)
+	if (one_path_command(c, argc, argv, "import", &path, &rc))
 		return rc;
 	if ((err = grove_import(c->g, path)) < 0)
 		return cli_fail(c, err);
