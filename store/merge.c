@@ -301,16 +301,69 @@ static int is_value(const ment *e)
 }
 
 /*
- * Records a conflict at the current path (or, inside a virtual base,
- * settles it by taking ours).  *res gets ours either way: a conflicted
- * merge is never written, so the placeholder only keeps the walk going.
+ * Inside a virtual base, a value both sides changed becomes a blob with
+ * both versions between conflict markers, as git's recursive strategy
+ * does.  It equals neither side, so the real merge still sees the path as
+ * changed on both sides and reports (or hands to a callback) the true
+ * conflict instead of silently picking whichever side matched a guess.
+ */
+static int virtual_conflict_blob(mctx *c, const ment *o, const ment *t, ment *res)
+{
+	grove_buf bufs[2] = { { 0 } };
+	int owned[2] = { 0 };
+	grove__sbuf out = GROVE_SBUF_INIT;
+	const ment *sides[2] = { o, t };
+	static const char *marks[3] = { "<<<<<<< virtual base: ours\n", "=======\n",
+		">>>>>>> virtual base: theirs\n" };
+	int err = 0;
+	for (int i = 0; i < 2 && err == 0; i++)
+		err = blob_read(c, sides[i], &bufs[i], &owned[i]);
+	for (int i = 0; i < 2 && err == 0; i++) {
+		const char *d = bufs[i].data;
+		err = grove__sbuf_puts(&out, marks[i]);
+		if (err == 0)
+			err = grove__sbuf_put(&out, d, bufs[i].size);
+		if (err == 0 && bufs[i].size && d[bufs[i].size - 1] != '\n')
+			err = grove__sbuf_putc(&out, '\n');
+	}
+	if (err == 0)
+		err = grove__sbuf_puts(&out, marks[2]);
+	if (err == 0) {
+		size_t len;
+		char *data = grove__sbuf_detach(&out, &len);
+		if (!data)
+			err = GROVE_ENOMEM;
+		else if ((err = obj_add(c, GROVE_OBJ_BLOB, data, len, &res->id)) == 0)
+			res->mode = o->mode;
+	}
+	grove__sbuf_dispose(&out);
+	for (int i = 0; i < 2; i++)
+		if (owned[i])
+			grove_buf_dispose(&bufs[i]);
+	return err;
+}
+
+static int is_blob_mode(uint32_t mode)
+{
+	return mode == GROVE_MODE_BLOB || mode == GROVE_MODE_EXEC || mode == GROVE_MODE_LINK;
+}
+
+/*
+ * Records a conflict at the current path, or settles it inside a virtual
+ * base (conflict markers for values both sides changed, else ours).  *res
+ * gets ours for a real conflict: a conflicted merge is never written, so
+ * the placeholder only keeps the walk going.
  */
 static int conflict(mctx *c, grove_conflict_kind kind, const ment *b, const ment *o, const ment *t, ment *res)
 {
 	grove_conflict *x;
 	*res = *o;
-	if (c->virtual_base)
+	if (c->virtual_base) {
+		if ((kind == GROVE_CONFLICT_CONTENT || kind == GROVE_CONFLICT_ADD_ADD) &&
+		    is_blob_mode(o->mode) && is_blob_mode(t->mode))
+			return virtual_conflict_blob(c, o, t, res);
 		return 0;
+	}
 	if (c->nconf == c->cap_conf) {
 		size_t cap = c->cap_conf ? c->cap_conf * 2 : 8;
 		grove_conflict *nc = grove__realloc(c->conflicts, cap * sizeof(*nc));
@@ -737,10 +790,29 @@ static int conflict_cmp(const void *x, const void *y)
 	return strcmp(a->path, b->path);
 }
 
-/* Hands the collected conflicts to the caller and reports them. */
+static int write_result(mctx *c, const grove_oid *root, const grove_ref_update *ref);
+static int mark_live(mctx *c, const grove_oid *id);
+
+/*
+ * Hands the collected conflicts to the caller and reports them.  After a
+ * criss-cross, a conflict's base may be an object of the virtual base;
+ * those are written (no ref moves) so the caller can read every id it is
+ * given.  That is best effort: failing to write them leaves the conflict
+ * report intact.
+ */
 static int report_conflicts(mctx *c, grove_conflict_list *out)
 {
 	size_t n = c->nconf;
+	int keep = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (mark_live(c, &c->conflicts[i].base) < 0)
+			break;
+		keep = 1;
+	}
+	if (keep) {
+		static const grove_oid zero;
+		write_result(c, &zero, NULL);
+	}
 	qsort(c->conflicts, c->nconf, sizeof(*c->conflicts), conflict_cmp);
 	grove__error_set(GROVE_ECONFLICT, "merge has %zu conflict%s, the first at '%s'", n,
 		n == 1 ? "" : "s", c->conflicts[0].path);
