@@ -9,6 +9,7 @@
 #include "git_fixture.h"
 #include "grove.h"
 #include "object.h"
+#include "sbuf.h"
 
 static grove *g;
 
@@ -698,4 +699,115 @@ Test(merge, git_accepts_merge_commit)
 	free(ours);
 	fx_rmrf(tmp);
 	free(tmp);
+}
+
+/* --- trees ------------------------------------------------------------------ */
+
+Test(merge, directory_emptied_by_both_sides_disappears)
+{
+	commit("main", 100, "d/x", "1", "d/y", "1");
+	commit("main", 150, "keep", "k", NULL, NULL);
+	cr_assert_eq(grove_branch_create(g, "topic", "main", 0), 0);
+	commit("main", 200, "d/x", NULL, NULL, NULL);
+	commit("topic", 300, "d/y", NULL, "keep", NULL);
+	grove_oid out;
+	cr_assert_eq(merge_into_main(&out, NULL), 0, "%s", grove_error_message());
+	grove_entry_list l;
+	cr_assert_eq(grove_list(g, "main", "", &l), 0);
+	cr_assert_eq(l.count, 0, "git cannot hold empty directories; root has %zu entries", l.count);
+	grove_entry_list_dispose(&l);
+	/* The result is git's empty tree. */
+	grove_commit *c;
+	cr_assert_eq(grove_commit_read(g, &out, &c), 0);
+	char hex[41];
+	cr_assert_str_eq(grove_oid_tohex(hex, &c->tree), "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+	grove_commit_free(c);
+	cr_assert_eq(grove_object_exists(g, &out), 1);
+}
+
+/* A tree holding one entry, written as an object. */
+static grove_oid one_entry_tree(const char *name, uint32_t mode, const grove_oid *id)
+{
+	grove__tree_entry e = { name, strlen(name), mode, *id };
+	grove__sbuf b = GROVE_SBUF_INIT;
+	grove_oid out;
+	cr_assert_eq(grove__tree_write(&e, 1, &b), 0);
+	cr_assert_eq(grove_object_write(g, GROVE_OBJ_TREE, b.data, b.len, &out), 0, "%s", grove_error_message());
+	grove__sbuf_dispose(&b);
+	return out;
+}
+
+Test(merge, mode_and_content_merge_separately)
+{
+	commit("main", 100, "bin/run", "v1", "other", "o");
+	cr_assert_eq(grove_branch_create(g, "topic", "main", 0), 0);
+	/* main makes bin/run executable; topic changes its content. */
+	grove_oid v1 = blob_id("v1");
+	grove_oid exec_tree = one_entry_tree("run", GROVE_MODE_EXEC, &v1);
+	grove_txn *x;
+	grove_signature s = sig_at(200);
+	grove_commit_opts o = { &s, NULL, "chmod" };
+	cr_assert_eq(grove_txn_begin(&x, g, "main"), 0);
+	cr_assert_eq(grove_txn_set_tree_id(x, "bin", &exec_tree), 0, "%s", grove_error_message());
+	cr_assert_eq(grove_txn_commit(x, &o, NULL), 0);
+	grove_txn_free(x);
+	commit("topic", 300, "bin/run", "v2", NULL, NULL);
+	grove_oid out;
+	cr_assert_eq(merge_into_main(&out, NULL), 0, "%s", grove_error_message());
+	expect_value("main", "bin/run", "v2");
+	grove_entry_list l;
+	cr_assert_eq(grove_list(g, "main", "bin", &l), 0);
+	cr_assert_eq(l.count, 1);
+	cr_assert_eq(l.entries[0].mode, GROVE_MODE_EXEC);
+	grove_entry_list_dispose(&l);
+
+	/* Both sides adding the same content with different modes conflicts. */
+	grove_oid w = blob_id("w");
+	cr_assert_eq(grove_object_write(g, GROVE_OBJ_BLOB, "w", 1, &w), 0);
+	grove_oid t2 = one_entry_tree("tool", GROVE_MODE_EXEC, &w);
+	cr_assert_eq(grove_txn_begin(&x, g, "topic"), 0);
+	cr_assert_eq(grove_txn_set_tree_id(x, "t", &t2), 0);
+	cr_assert_eq(grove_txn_commit(x, &o, NULL), 0);
+	grove_txn_free(x);
+	commit("main", 400, "t/tool", "w", NULL, NULL);
+	grove_conflict_list cl;
+	cr_assert_eq(merge_into_main(&out, &cl), GROVE_ECONFLICT);
+	cr_assert_eq(cl.count, 1);
+	cr_assert_str_eq(cl.items[0].path, "t/tool");
+	cr_assert_eq(cl.items[0].kind, GROVE_CONFLICT_ADD_ADD);
+	cr_assert(oid_eq(&cl.items[0].ours, &w) && oid_eq(&cl.items[0].theirs, &w));
+	grove_conflict_list_dispose(&cl);
+}
+
+Test(merge, unchanged_subtrees_keep_their_ids)
+{
+	/* A big directory untouched by either side keeps its tree id. */
+	grove_txn *x;
+	grove_signature s = sig_at(100);
+	grove_commit_opts o = { &s, NULL, "big" };
+	cr_assert_eq(grove_txn_begin(&x, g, "main"), 0);
+	for (int i = 0; i < 2000; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "big/k%04d", i);
+		cr_assert_eq(grove_txn_set(x, k, k, strlen(k)), 0);
+	}
+	cr_assert_eq(grove_txn_set(x, "a", "1", 1), 0);
+	cr_assert_eq(grove_txn_commit(x, &o, NULL), 0);
+	grove_txn_free(x);
+	cr_assert_eq(grove_branch_create(g, "topic", "main", 0), 0);
+	commit("main", 200, "a", "2", NULL, NULL);
+	commit("topic", 300, "b", "1", NULL, NULL);
+	grove_oid before, after, out;
+	grove_kind kind;
+	grove_view *v;
+	cr_assert_eq(grove_view_open(&v, g, "main"), 0);
+	cr_assert_eq(grove_view_id(v, "big", &before, &kind), 0);
+	grove_view_free(v);
+	cr_assert_eq(merge_into_main(&out, NULL), 0, "%s", grove_error_message());
+	cr_assert_eq(grove_view_open(&v, g, "main"), 0);
+	cr_assert_eq(grove_view_id(v, "big", &after, &kind), 0);
+	grove_view_free(v);
+	cr_assert(oid_eq(&before, &after));
+	expect_value("main", "a", "2");
+	expect_value("main", "b", "1");
 }
