@@ -74,6 +74,27 @@ static int corrupt(const grove_oid *id, const char *what)
 	return grove__error_set(GROVE_ECORRUPT, "commit %s: %s", grove_oid_tohex(hex, id), what);
 }
 
+/* Hex digit values, -1 for anything else.  This is the hottest loop of a
+ * walk, so it avoids grove_oid_fromhex's per-call error bookkeeping. */
+static const signed char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+	['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+/* 0 on success, -1 if the 40 characters are not all hex digits. */
+static int hex_to_oid(grove_oid *out, const char *hex)
+{
+	int bad = 0;
+	for (int i = 0; i < GROVE_OID_RAWSZ; i++) {
+		/* The table holds value + 1 so that 0 can mean "not hex". */
+		int hi = hexval[(unsigned char)hex[2 * i]], lo = hexval[(unsigned char)hex[2 * i + 1]];
+		bad |= !hi | !lo;
+		out->id[i] = (unsigned char)((hi - 1) << 4 | ((lo - 1) & 15));
+	}
+	return bad ? -1 : 0;
+}
+
 /*
  * Parses tree, parents and committer time from the raw header.  git
  * writes them in this order (tree, parent*, author, committer), and fsck
@@ -85,7 +106,7 @@ static int parse_header(log_node *n)
 	size_t cap = 2;
 
 	if (n->raw.size < 46 || memcmp(p, "tree ", 5) || p[45] != '\n' ||
-	    grove_oid_fromhex(&n->tree, p + 5) < 0)
+	    hex_to_oid(&n->tree, p + 5) < 0)
 		return corrupt(&n->id, "no valid tree line");
 	p += 46;
 	n->parents = n->inline_parents;
@@ -104,7 +125,7 @@ static int parse_header(log_node *n)
 				return GROVE_ENOMEM;
 			n->parents = np;
 		}
-		if (grove_oid_fromhex(&n->parents[n->parent_count], p + 7) < 0)
+		if (hex_to_oid(&n->parents[n->parent_count], p + 7) < 0)
 			return corrupt(&n->id, "bad parent line");
 		n->parent_count++;
 		p += 48;
