@@ -48,8 +48,8 @@ static int check_ref_type(grove *g, const char *name, const grove_oid *id, grove
 
 	if (g->be->ops->read_header(g->be, id, &type, &size) < 0 || type == GROVE_OBJ_COMMIT)
 		return 0; /* unreadable objects were reported by the walk */
-	snprintf(msg, sizeof(msg), "ref %s points at %s %s, not a commit", name,
-		grove_otype_name(type), grove_oid_tohex(hex, id));
+	snprintf(msg, sizeof(msg), "object %s is a %s, expected a commit (ref %s)",
+		grove_oid_tohex(hex, id), grove_otype_name(type), name);
 	return add_problem(id, msg, rep);
 }
 
