@@ -2,6 +2,8 @@
  * content callbacks, criss-cross histories, CAS failures, and a merge
  * commit checked by the real git CLI. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -810,4 +812,75 @@ Test(merge, unchanged_subtrees_keep_their_ids)
 	cr_assert(oid_eq(&before, &after));
 	expect_value("main", "a", "2");
 	expect_value("main", "b", "1");
+}
+
+Test(merge, on_lmdb_store)
+{
+	char *tmp = fx_tmpdir();
+	char loc[4200];
+	grove *lg, *saved = g;
+	snprintf(loc, sizeof(loc), "lmdb:%s/db", tmp);
+	cr_assert_eq(grove_open(&lg, loc, NULL), 0, "%s", grove_error_message());
+	g = lg;
+	fork_topic();
+	commit("main", 200, "a", "main", NULL, NULL);
+	commit("topic", 300, "b", "topic", "d/e", "f");
+	grove_oid out;
+	cr_assert_eq(merge_into_main(&out, NULL), 0, "%s", grove_error_message());
+	grove_close(lg);
+	/* Reopened: the commit, its trees and the branch were all written. */
+	cr_assert_eq(grove_open(&lg, loc, NULL), 0, "%s", grove_error_message());
+	g = lg;
+	cr_assert(head_is("main", &out));
+	expect_value("main", "a", "main");
+	expect_value("main", "b", "topic");
+	expect_value("main", "d/e", "f");
+	grove_fsck_report r;
+	cr_assert_eq(grove_fsck(g, &r), 0, "%s", grove_error_message());
+	cr_assert_eq(r.problem_count, 0, "%s", r.problem_count ? r.problems[0].message : "");
+	grove_fsck_report_dispose(&r);
+	g = saved;
+	grove_close(lg);
+	fx_rmrf(tmp);
+	free(tmp);
+}
+
+/* Threads merging their own branches into main at once: every merge ends
+ * up in main, retrying on EHEADMOVED. */
+static void *merge_worker(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	char branch[32], key[32];
+	snprintf(branch, sizeof(branch), "w%d", id);
+	snprintf(key, sizeof(key), "k%d", id);
+	if (grove_branch_create(g, branch, "main", 0) < 0 ||
+	    grove_set(g, branch, key, key, strlen(key), NULL, NULL) < 0)
+		return (void *)1;
+	for (int tries = 0; tries < 200; tries++) {
+		int rc = grove_merge(g, "main", branch, NULL, NULL, NULL);
+		if (rc == 0)
+			return NULL;
+		if (rc != GROVE_EHEADMOVED)
+			return (void *)2;
+	}
+	return (void *)3;
+}
+
+Test(merge, concurrent_merges_into_one_branch)
+{
+	enum { N = 6 };
+	pthread_t th[N];
+	commit("main", 100, "base", "b", NULL, NULL);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, merge_worker, (void *)(intptr_t)i), 0);
+	for (int i = 0; i < N; i++) {
+		void *res;
+		pthread_join(th[i], &res);
+		cr_assert_null(res, "worker %d failed (%ld): %s", i, (long)(intptr_t)res, grove_error_message());
+	}
+	for (int i = 0; i < N; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "k%d", i);
+		expect_value("main", key, key);
+	}
 }
