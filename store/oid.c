@@ -1,75 +1,56 @@
 #include "oid.h"
 #include "error.h"
 
-#include <openssl/evp.h>
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 const grove_oid grove__oid_zero;
 
+/*
+ * OpenSSL's low-level SHA-1 (deprecated in 3.0 but kept) avoids the EVP
+ * layer's per-call provider dispatch, which costs more than hashing a small
+ * object, and needs no allocation.
+ */
 struct grove__hasher {
-	EVP_MD_CTX *ctx;
+	SHA_CTX ctx;
 };
-
-static const EVP_MD *sha1_md(void)
-{
-	/* EVP_sha1() is a static method table: no per-call fetch cost. */
-	return EVP_sha1();
-}
 
 int grove__hasher_new(grove__hasher **out)
 {
 	grove__hasher *h = grove__calloc(1, sizeof(*h));
 	if (!h)
 		return GROVE_ENOMEM;
-	h->ctx = EVP_MD_CTX_new();
-	if (!h->ctx) {
-		free(h);
-		return grove__error_oom();
-	}
 	*out = h;
 	return 0;
 }
 
 void grove__hasher_free(grove__hasher *h)
 {
-	if (!h)
-		return;
-	EVP_MD_CTX_free(h->ctx);
 	free(h);
 }
 
 int grove__hasher_begin(grove__hasher *h)
 {
-	if (EVP_DigestInit_ex(h->ctx, sha1_md(), NULL) != 1)
+	if (SHA1_Init(&h->ctx) != 1)
 		return grove__error_set(GROVE_ERROR, "SHA-1 initialisation failed");
 	return 0;
 }
 
 int grove__hasher_update(grove__hasher *h, const void *data, size_t len)
 {
-	if (len && EVP_DigestUpdate(h->ctx, data, len) != 1)
+	if (len && SHA1_Update(&h->ctx, data, len) != 1)
 		return grove__error_set(GROVE_ERROR, "SHA-1 update failed");
 	return 0;
 }
 
 int grove__hasher_final(grove__hasher *h, grove_oid *out)
 {
-	unsigned int n = 0;
-	if (EVP_DigestFinal_ex(h->ctx, out->id, &n) != 1 || n != GROVE_OID_RAWSZ)
+	if (SHA1_Final(out->id, &h->ctx) != 1)
 		return grove__error_set(GROVE_ERROR, "SHA-1 finalisation failed");
 	return 0;
-}
-
-/* One hasher per thread, freed at thread exit by the destructor below. */
-static _Thread_local grove__hasher *thread_hasher;
-
-static grove__hasher *get_thread_hasher(void)
-{
-	if (!thread_hasher && grove__hasher_new(&thread_hasher) < 0)
-		return NULL;
-	return thread_hasher;
 }
 
 size_t grove__object_header(char *buf, grove_otype type, size_t size)
@@ -82,20 +63,17 @@ int grove__object_hash(grove_otype type, const void *data, size_t size, grove_oi
 {
 	char hdr[32];
 	size_t hlen;
-	grove__hasher *h;
+	grove__hasher h;
 	int err;
 
 	if (type < GROVE_OBJ_COMMIT || type > GROVE_OBJ_TAG)
 		return grove__error_set(GROVE_EINVALID, "invalid object type %d", (int)type);
-	h = get_thread_hasher();
-	if (!h)
-		return GROVE_ENOMEM;
 	hlen = grove__object_header(hdr, type, size);
-	if ((err = grove__hasher_begin(h)) < 0 ||
-	    (err = grove__hasher_update(h, hdr, hlen)) < 0 ||
-	    (err = grove__hasher_update(h, data, size)) < 0)
+	if ((err = grove__hasher_begin(&h)) < 0 ||
+	    (err = grove__hasher_update(&h, hdr, hlen)) < 0 ||
+	    (err = grove__hasher_update(&h, data, size)) < 0)
 		return err;
-	return grove__hasher_final(h, out);
+	return grove__hasher_final(&h, out);
 }
 
 int grove_object_hash(grove_otype type, const void *data, size_t size, grove_oid *out)
@@ -105,13 +83,11 @@ int grove_object_hash(grove_otype type, const void *data, size_t size, grove_oid
 
 int grove__sha1(const void *data, size_t len, unsigned char out[20])
 {
-	grove__hasher *h = get_thread_hasher();
+	grove__hasher h;
 	grove_oid id;
 	int err;
-	if (!h)
-		return GROVE_ENOMEM;
-	if ((err = grove__hasher_begin(h)) < 0 || (err = grove__hasher_update(h, data, len)) < 0 ||
-	    (err = grove__hasher_final(h, &id)) < 0)
+	if ((err = grove__hasher_begin(&h)) < 0 || (err = grove__hasher_update(&h, data, len)) < 0 ||
+	    (err = grove__hasher_final(&h, &id)) < 0)
 		return err;
 	memcpy(out, id.id, 20);
 	return 0;
