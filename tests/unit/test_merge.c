@@ -167,6 +167,10 @@ Test(merge, clean_three_way)
 
 	grove_oid tree;
 	cr_assert_eq(grove_merge_trees(g, &m2, &t2, &tree, NULL), 0, "%s", grove_error_message());
+	/* The merged tree is stored; no ref moved. */
+	cr_assert_eq(grove_object_exists(g, &tree), 1);
+	cr_assert(head_is("main", &m2));
+	cr_assert(head_is("topic", &t2));
 
 	grove_oid out;
 	cr_assert_eq(merge_into_main(&out, NULL), 0, "%s", grove_error_message());
