@@ -4,6 +4,7 @@
 set -eu
 GROVE=${GROVE:-build/test/grove}
 GROVE=$(cd "$(dirname "$GROVE")" && pwd)/$(basename "$GROVE")
+src=$(pwd)
 tmp=$(mktemp -d)
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -121,4 +122,13 @@ for cmd in init get set rm ls tree log show diff branch switch merge export impo
 	grep -q "^usage: grove $cmd" help.out || fail "$cmd --help prints no usage"
 	"$GROVE" help "$cmd" > /dev/null || fail "grove help $cmd"
 done
+# The man page documents every command and exit status the CLI has.
+if [ -f "$src/tools/grove.1" ]; then
+	for cmd in $("$GROVE" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 {print $1}'); do
+		grep -Eq "^\.(B|BR|BI) \"?$cmd( |\"|$)" "$src/tools/grove.1" || fail "grove.1 does not document $cmd"
+	done
+	for code in 0 1 2 3 4 5; do
+		grep -Pzq "\.TP\n\.B $code\n" "$src/tools/grove.1" || fail "grove.1 does not document exit status $code"
+	done
+fi
 echo "cli_basic: ok"
