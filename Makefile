@@ -101,7 +101,12 @@ shell: $(T)/grove $(B)/grove
 
 bench: deps all
 	@$(MAKE) --no-print-directory -C . $(B)/bench/store_bench
-	@sh tools/bench/run.sh
+	@sh tools/bench/run.sh $(B)/bench/store_bench
+
+# The benchmark program: tools/bench/*.c with the release flags.
+$(B)/bench/store_bench: $(patsubst %.c,$(B)/obj/%.o,$(sort $(wildcard tools/bench/*.c))) $(B)/libgrove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(B)/libgrove.a $(PKG_LIBS)
 
 run: deps all
 	@sh tools/run.sh $(B)/grove
