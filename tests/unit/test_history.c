@@ -391,8 +391,7 @@ Test(history, walk_10000_commits)
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	cr_assert_eq(n, N);
 	cr_log_info("log: %d commits in %.3f s (%.0f commits/s, sanitized build)", N, s, N / s);
-	/* Generous for ASan; the release build is far faster. */
-	cr_assert_lt(s, 5.0);
+	/* Speed is measured by `make bench` (W4), never asserted here. */
 
 	grove_log_opts o = { 0 };
 	o.path = "dir/rare";
@@ -408,5 +407,4 @@ Test(history, walk_10000_commits)
 	s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	cr_assert_eq(n, (N + 2) / 3);
 	cr_log_info("path log: %d commits in %.3f s", N, s);
-	cr_assert_lt(s, 5.0);
 }
