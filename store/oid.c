@@ -93,16 +93,12 @@ int grove__sha1(const void *data, size_t len, unsigned char out[20])
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* Hex digit values, -1 for anything else: history walks parse many ids. */
+static const signed char hex_table[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+	['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 int grove_oid_fromhex(grove_oid *out, const char *hex)
 {
@@ -110,8 +106,9 @@ int grove_oid_fromhex(grove_oid *out, const char *hex)
 	if (!hex)
 		return grove__error_set(GROVE_EINVALID, "object id is NULL");
 	for (int i = 0; i < GROVE_OID_RAWSZ; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]);
-		int lo = hi < 0 ? -1 : hexval((unsigned char)hex[2 * i + 1]);
+		/* Stored off by one so that 0 means "not a digit". */
+		int hi = hex_table[(unsigned char)hex[2 * i]] - 1;
+		int lo = hi < 0 ? -1 : hex_table[(unsigned char)hex[2 * i + 1]] - 1;
 		if (hi < 0 || lo < 0)
 			return grove__error_set(GROVE_EINVALID, "invalid object id '%.40s'", hex);
 		tmp.id[i] = (unsigned char)(hi << 4 | lo);
