@@ -1,21 +1,24 @@
 /*
  * grove_export: writes every object, ref and HEAD of a store into a bare
- * git repository (created if missing), through the git: backend.
+ * git repository (created if missing).
  *
- * Objects go over in batches of full content; the git backend stores a
- * large batch as one pack (zlib, no deltas) and a small one as loose
- * objects, so `git gc` may later shrink the result.  Refs already in the
- * repository are overwritten (not compared); refs only the repository has
- * are kept.
+ * Objects the repository lacks are streamed as one pack by grove's pack
+ * writer (stored zlib streams and deltas reused as they are) straight
+ * into libgit2's indexer (git_odb_write_pack), which checks every object
+ * and installs pack and index: the result is about the size of the pack
+ * the history came from, with no loose objects.  Refs and HEAD then go
+ * through the git: backend (git's lock files).  Refs already in the
+ * repository are overwritten (not compared); refs only it has are kept.
  */
 #include "backend.h"
 #include "error.h"
+#include "pack.h"
 #include "store.h"
 
+#include <git2.h>
+#include <git2/sys/odb_backend.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define EXPORT_BATCH 1000
 
 typedef struct {
 	grove_oid *ids;
@@ -37,56 +40,89 @@ static int collect_id(const grove_oid *id, void *payload)
 	return 0;
 }
 
-static int export_objects(grove_backend *src, grove_backend *dst)
+/* libgit2's indexer keeps its counts in the progress struct: append and
+ * commit must be given the same one. */
+typedef struct {
+	git_odb_writepack *wp;
+	git_indexer_progress progress;
+} pack_sink;
+
+/* Hands pack bytes to libgit2's indexer as they are produced. */
+static int append_to_indexer(void *payload, const void *data, size_t len)
+{
+	pack_sink *sink = payload;
+	int err = sink->wp->append(sink->wp, data, len, &sink->progress);
+	if (err < 0) {
+		const git_error *e = git_error_last();
+		return grove__error_set(GROVE_ERROR, "git: indexing exported pack: %s",
+			e && e->message ? e->message : "failed");
+	}
+	return 0;
+}
+
+static int stream_pack(grove_backend *src, const char *git_path, const grove_oid *ids, size_t n)
+{
+	git_repository *repo = NULL;
+	git_odb *odb = NULL;
+	git_odb_writepack *wp = NULL;
+	const git_error *e;
+	int err;
+
+	/* The git backend that created the repository holds a libgit2
+	 * reference, so libgit2 is initialised here. */
+	if ((err = git_repository_open_ext(&repo, git_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) < 0 ||
+		(err = git_repository_odb(&odb, repo)) < 0 ||
+		(err = git_odb_write_pack(&wp, odb, NULL, NULL)) < 0) {
+		e = git_error_last();
+		err = grove__error_set(GROVE_ERROR, "git: %s: %s", git_path,
+			e && e->message ? e->message : "cannot write a pack");
+		goto out;
+	}
+	pack_sink sink;
+	memset(&sink, 0, sizeof(sink));
+	sink.wp = wp;
+	grove__pack_write_opts o;
+	memset(&o, 0, sizeof(o));
+	o.write = append_to_indexer;
+	o.write_payload = &sink;
+	o.allow_thin = 0;
+	if ((err = grove__pack_write(src, ids, n, &o, NULL)) < 0)
+		goto out;
+	if ((err = wp->commit(wp, &sink.progress)) < 0) {
+		e = git_error_last();
+		err = grove__error_set(GROVE_ECORRUPT, "git: indexing exported pack: %s",
+			e && e->message ? e->message : "failed");
+	}
+out:
+	if (wp)
+		wp->free(wp);
+	git_odb_free(odb);
+	git_repository_free(repo);
+	return err;
+}
+
+/* Every object of src that dst lacks, as one pack. */
+static int export_objects_as_pack(grove_backend *src, grove_backend *dst, const char *git_path)
 {
 	id_list l = { 0 };
-	grove__object *recs = NULL;
-	grove_buf *bufs = NULL;
+	size_t keep = 0;
 	int err;
 
 	if ((err = src->ops->foreach_object(src, collect_id, &l)) < 0)
 		goto out;
-	recs = grove__calloc(EXPORT_BATCH, sizeof(*recs));
-	bufs = grove__calloc(EXPORT_BATCH, sizeof(*bufs));
-	if (!recs || !bufs) {
-		err = GROVE_ENOMEM;
-		goto out;
-	}
-	for (size_t start = 0; start < l.n && err == 0; start += EXPORT_BATCH) {
-		size_t n = l.n - start < EXPORT_BATCH ? l.n - start : EXPORT_BATCH, got = 0;
-		for (size_t i = 0; i < n; i++) {
-			const grove_oid *id = &l.ids[start + i];
-			int r = dst->ops->exists(dst, id);
-			if (r < 0) {
-				err = r;
-				break;
-			}
-			if (r)
-				continue;
-			grove_otype type;
-			if ((err = src->ops->read(src, id, &type, &bufs[got])) < 0)
-				break;
-			grove__object *o = &recs[got];
-			memset(o, 0, sizeof(*o));
-			o->id = *id;
-			o->type = type;
-			o->size = bufs[got].size;
-			o->encoding = GROVE__ENC_PLAIN;
-			o->data = bufs[got].data;
-			o->data_len = bufs[got].size;
-			got++;
+	for (size_t i = 0; i < l.n; i++) {
+		int r = dst->ops->exists(dst, &l.ids[i]);
+		if (r < 0) {
+			err = r;
+			goto out;
 		}
-		if (err == 0 && got > 0) {
-			grove__write_set ws = { recs, got, NULL, 0 };
-			err = dst->ops->write(dst, &ws);
-		}
-		for (size_t i = 0; i < got; i++)
-			grove_buf_dispose(&bufs[i]);
+		if (!r)
+			l.ids[keep++] = l.ids[i];
 	}
+	if (keep > 0)
+		err = stream_pack(src, git_path, l.ids, keep);
 out:
 	free(l.ids);
-	free(recs);
-	free(bufs);
 	return err;
 }
 
@@ -155,7 +191,7 @@ int grove_export(grove *g, const char *git_path)
 	o.durability = g->opts.durability;
 	if ((err = grove__backend_git_open(&dst, git_path, &o)) < 0)
 		return grove__error_wrap(err, "export to %s", git_path);
-	if ((err = export_objects(g->be, dst)) < 0 || (err = export_refs(g->be, dst)) < 0)
+	if ((err = export_objects_as_pack(g->be, dst, git_path)) < 0 || (err = export_refs(g->be, dst)) < 0)
 		grove__error_wrap(err, "export to %s", git_path);
 	dst->ops->close(dst);
 	return err;
