@@ -163,6 +163,20 @@ static long tnode_find(tnode *t, const char *name, size_t len, size_t *pos)
 	return -1;
 }
 
+/* Where an entry of this name and mode belongs in a sorted tnode. */
+static size_t tnode_insert_pos(const tnode *t, const char *name, size_t len, uint32_t mode)
+{
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (grove__tree_entry_cmp(name, len, mode, t->e[mid].name, t->e[mid].len, t->e[mid].mode) < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
 static tnode *tnode_new(void)
 {
 	tnode *t = grove__calloc(1, sizeof(*t));
@@ -533,6 +547,9 @@ static int walk(grove_txn *x, const char *key, int create, node_path *path, cons
 		if (i < 0) {
 			if (!create)
 				return grove__error_set(GROVE_ENOTFOUND, "'%s' not found", key);
+			/* A directory sorts as "name/", not where a value would. */
+			if (t->sorted)
+				pos = tnode_insert_pos(t, seg, len, GROVE_MODE_TREE);
 			if (!(e = tnode_add(t, seg, len, pos)))
 				return GROVE_ENOMEM;
 			e->mode = GROVE_MODE_TREE;
@@ -588,8 +605,11 @@ static int put_entry(grove_txn *x, const char *key, uint32_t mode, const grove_o
 			}
 			tnode_free(e->child);
 			e->child = NULL;
-		} else if (!(e = tnode_add(t, last, len, pos))) {
-			err = GROVE_ENOMEM;
+		} else {
+			if (t->sorted)
+				pos = tnode_insert_pos(t, last, len, mode);
+			if (!(e = tnode_add(t, last, len, pos)))
+				err = GROVE_ENOMEM;
 		}
 		if (e) {
 			e->mode = mode;

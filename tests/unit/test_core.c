@@ -368,3 +368,33 @@ Test(core, diff_between_commits)
 	grove_diff_dispose(&d);
 	grove_close(g);
 }
+
+#include "object.h"
+
+/* "q.b" sorts before the directory "q" ("q/") but after a value "q": the
+ * transaction must insert new directories where git's order puts them. */
+Test(core, tree_order_of_new_directories)
+{
+	grove *g = open_store("mem");
+	grove_txn *t;
+	grove_oid c, tree;
+	grove_buf raw = { 0 };
+	grove_otype type;
+	grove_commit *commit;
+	cr_assert_eq(grove_txn_begin(&t, g, "main"), 0);
+	cr_assert_eq(grove_txn_set(t, "q.b", "1", 1), 0);
+	cr_assert_eq(grove_txn_set(t, "q-a", "1", 1), 0);
+	cr_assert_eq(grove_txn_set(t, "q/x", "2", 1), 0);
+	cr_assert_eq(grove_txn_set(t, "q0", "3", 1), 0);
+	cr_assert_eq(grove_txn_commit(t, &copts, &c), 0);
+	grove_txn_free(t);
+	expect_value(g, "main", "q/x", "2");
+	expect_value(g, "main", "q.b", "1");
+	cr_assert_eq(grove_commit_read(g, &c, &commit), 0);
+	tree = commit->tree;
+	grove_commit_free(commit);
+	cr_assert_eq(grove_object_read(g, &tree, &type, &raw), 0);
+	cr_expect_eq(grove__object_check(GROVE_OBJ_TREE, raw.data, raw.size), 0, "%s", grove_error_message());
+	grove_buf_dispose(&raw);
+	grove_close(g);
+}
