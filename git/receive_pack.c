@@ -212,7 +212,9 @@ int grove__receive_advertise(grove__receive *rp)
 {
 	grove__sbuf b = GROVE_SBUF_INIT;
 	adv_ctx a = { &b, 1 };
-	int rc = grove_ref_foreach(rp->g, "refs/", advertise_ref, &a);
+	int rc = rp->o.protocol_v1 ? grove__pkt_puts(&b, "version 1\n") : 0;
+	if (rc == 0)
+		rc = grove_ref_foreach(rp->g, "refs/", advertise_ref, &a);
 	if (rc == 0 && a.first)
 		rc = grove__pkt_printf(&b, "%040d capabilities^{}%c%s\n", 0, '\0', capabilities);
 	if (rc == 0)

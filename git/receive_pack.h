@@ -45,6 +45,9 @@ typedef struct {
 	size_t max_commands;       /* ref updates in one push; default 100,000 */
 	/* Allow non-fast-forward updates of refs/heads/ (git push --force). */
 	int allow_non_ff;
+	/* Protocol version 1 (GIT_PROTOCOL "version=1"): the advertisement
+	 * starts with "version 1".  Version 2 has no push: use 0 for it. */
+	int protocol_v1;
 } grove__receive_opts;
 
 typedef enum {

@@ -125,5 +125,6 @@ int cmd_import(cli *c, int argc, char **argv);
 int cmd_fsck(cli *c, int argc, char **argv);
 int cmd_gc(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
+int cmd_receive_pack(cli *c, int argc, char **argv);
 
 #endif

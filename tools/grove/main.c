@@ -90,6 +90,14 @@ static const cli_command commands[] = {
 	{ "stats", cmd_stats, "grove stats\n\n"
 	  "Prints object count, object bytes, disk bytes, refs and deltas.",
 	  "Show store statistics" },
+	{ "receive-pack", cmd_receive_pack,
+	  "grove receive-pack [--stateless-rpc] [--advertise-refs] [--allow-non-ff] LOCATION\n\n"
+	  "Serves `git push` on stdin/stdout: git push --receive-pack='grove receive-pack' LOCATION.\n\n"
+	  "  --stateless-rpc      one request in, one response out (smart HTTP)\n"
+	  "  --advertise-refs     only print the ref advertisement\n"
+	  "  --allow-non-ff       accept non-fast-forward updates (also GROVE_ALLOW_NON_FF=1)\n"
+	  "  --max-pack-size N, --max-objects N, --max-commands N   limits",
+	  "Receive a git push (server side)" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
