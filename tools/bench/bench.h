@@ -79,6 +79,9 @@ int w2_libgit2(const bench_env *e, bench_result *r);
 int w3_libgit2(const bench_env *e, bench_result *r);
 
 int w1_lmdb_raw(const bench_env *e, bench_result *r);
+int w1_lmdb_raw_writemap(const bench_env *e, bench_result *r);
+/* The disk of the scratch directory: fdatasync latency, file create+rename. */
+int disk_probe(const bench_env *e, bench_result *r);
 int w3_lmdb_raw(const bench_env *e, bench_result *r);
 
 #endif

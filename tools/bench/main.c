@@ -52,8 +52,10 @@ static int w1_mem(const bench_env *e, bench_result *r)
 }
 
 static const workload workloads[] = {
+	{ "disk.start", "disk probe before", disk_probe, 60, 0 },
 	{ "w1.libgit2", "libgit2 on disk (baseline)", w1_libgit2, 60, 0 },
 	{ "w1.lmdbraw", "raw LMDB floor (baseline)", w1_lmdb_raw, 60, 0 },
+	{ "w1.lmdbraw.wm", "raw LMDB floor, WRITEMAP", w1_lmdb_raw_writemap, 60, 0 },
 	{ "w1.durable", "lmdb: durable", w1_durable, 120, 0 },
 	{ "w1.relaxed", "lmdb: relaxed", w1_relaxed, 180, 0 },
 	{ "w1.git", "git:", w1_git, 120, 0 },
@@ -67,6 +69,7 @@ static const workload workloads[] = {
 	{ "w4.log", "lmdb: grove_log", w4_grove_log, 60, 0 },
 	{ "w5.indexpack", "git index-pack (baseline)", w5_git_index_pack, 300, 1 },
 	{ "w5.import", "lmdb: grove_import", w5_grove_import, 600, 1 },
+	{ "disk.end", "disk probe after", disk_probe, 60, 0 },
 };
 #define NWORK (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -213,10 +216,18 @@ static void print_table(const bench_env *e)
 	char tgt[128], vs[256], a[32], b[32];
 	const bench_result *r;
 
+	static const char *const probes[] = { "disk.start", "disk.end" };
+	for (size_t k = 0; k < 2; k++)
+		if ((r = find(probes[k])))
+			printf("%s: 4 KiB write + fdatasync median %.0f us (p99 %.0f us); "
+				"small-file create + rename median %.0f us\n", workloads[idx(probes[k])].label,
+				r->value, r->p99_ns / 1000, r->extra[0]);
+
 	printf("\nW1  single-key commits into 10,000 keys (100 dirs x 100 keys, %d-byte values)\n",
 		BENCH_VALUE_SIZE);
 	row(idx("w1.libgit2"), NULL, NULL);
 	row(idx("w1.lmdbraw"), NULL, NULL);
+	row(idx("w1.lmdbraw.wm"), NULL, NULL);
 	static const char *const w1[] = { "w1.durable", "w1.relaxed", "w1.git", "w1.mem" };
 	for (size_t k = 0; k < 4; k++) {
 		r = find(w1[k]);

@@ -43,7 +43,7 @@ commits=$(git --git-dir="$REPO" rev-list --count --all 2>/dev/null ||
 	git -C "$REPO" rev-list --count --all 2>/dev/null || echo "?")
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "machine: nproc $(nproc), $cpu, $(uname -sr)"
+echo "machine: nproc $(nproc), $cpu, $(uname -sr), load average $(cut -d" " -f1-3 /proc/loadavg) at start"
 echo "W5 repository: $REPO ($commits commits reachable from its refs)"
 
 rm -rf "$TMP"

@@ -20,7 +20,8 @@ static int fail_mdb(bench_result *r, const char *what, int rc)
 	return bench_fail(r, "%s: %s", what, mdb_strerror(rc));
 }
 
-static int open_env(const bench_env *e, bench_result *r, const char *name, MDB_env **env)
+static int open_env(const bench_env *e, bench_result *r, const char *name, MDB_env **env,
+	unsigned extra_flags)
 {
 	char dir[4096];
 	int rc;
@@ -31,7 +32,7 @@ static int open_env(const bench_env *e, bench_result *r, const char *name, MDB_e
 		return fail_mdb(r, "env_create", rc);
 	mdb_env_set_maxdbs(*env, 4);
 	mdb_env_set_mapsize(*env, (size_t)8 << 30);
-	if ((rc = mdb_env_open(*env, dir, MDB_NOSYNC | MDB_NOMETASYNC, 0644)) != 0) {
+	if ((rc = mdb_env_open(*env, dir, MDB_NOSYNC | MDB_NOMETASYNC | extra_flags, 0644)) != 0) {
 		mdb_env_close(*env);
 		return fail_mdb(r, "env_open", rc);
 	}
@@ -52,7 +53,7 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, const void
 	return mdb_put(txn, dbi, &key, &val, 0);
 }
 
-int w1_lmdb_raw(const bench_env *e, bench_result *r)
+static int w1_raw(const bench_env *e, bench_result *r, unsigned extra_flags)
 {
 	static unsigned char blob[BENCH_VALUE_SIZE], tree[TREE_SIZE], commit[COMMIT_SIZE];
 	const char ref[] = "refs/heads/main";
@@ -66,7 +67,7 @@ int w1_lmdb_raw(const bench_env *e, bench_result *r)
 
 	memset(tree, 't', sizeof(tree));
 	memset(commit, 'c', sizeof(commit));
-	if (open_env(e, r, "w1-lmdb-raw", &env) < 0)
+	if (open_env(e, r, "w1-lmdb-raw", &env, extra_flags) < 0)
 		return -1;
 	/* The pre-populated store: 10,000 blobs, 101 trees, one commit. */
 	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
@@ -133,10 +134,22 @@ int w1_lmdb_raw(const bench_env *e, bench_result *r)
 	r->value = (double)n / r->secs;
 	snprintf(r->unit, sizeof(r->unit), "txns/s");
 	bench_note(r, "per txn: 4 mdb_put (200 B, 2 x %d B, %d B) under random 20-byte keys + "
-		"1 ref put, MDB_NOSYNC; %llu txns", TREE_SIZE, COMMIT_SIZE, (unsigned long long)n);
+		"1 ref put, MDB_NOSYNC%s; %llu txns", TREE_SIZE, COMMIT_SIZE,
+		extra_flags & MDB_WRITEMAP ? " | MDB_WRITEMAP" : "", (unsigned long long)n);
 out:
 	mdb_env_close(env);
 	return r->failed ? -1 : 0;
+}
+
+int w1_lmdb_raw(const bench_env *e, bench_result *r)
+{
+	return w1_raw(e, r, 0);
+}
+
+/* The same with MDB_WRITEMAP: dirty pages live in the map, no pwrite at commit. */
+int w1_lmdb_raw_writemap(const bench_env *e, bench_result *r)
+{
+	return w1_raw(e, r, MDB_WRITEMAP);
 }
 
 int w3_lmdb_raw(const bench_env *e, bench_result *r)
@@ -153,7 +166,7 @@ int w3_lmdb_raw(const bench_env *e, bench_result *r)
 
 	if (!lat)
 		return bench_fail(r, "out of memory");
-	if (open_env(e, r, "w3-lmdb-raw", &env) < 0) {
+	if (open_env(e, r, "w3-lmdb-raw", &env, 0) < 0) {
 		free(lat);
 		return -1;
 	}
