@@ -392,8 +392,6 @@ static int check_one(grove__receive *rp, grove__rp_command *c)
 
 	if (strncmp(c->refname, "refs/", 5) != 0 || grove_ref_name_validate(c->refname) < 0)
 		return grove__rp_refuse(c, "funny refname");
-	if (del && !(rp->caps & GROVE__RP_CAP_DELETE_REFS))
-		return grove__rp_refuse(c, "deletion prohibited (no delete-refs capability)");
 	rc = rp->g->be->ops->ref_read(rp->g->be, c->refname, &cur);
 	if (rc < 0 && rc != GROVE_ENOTFOUND)
 		return rc;
