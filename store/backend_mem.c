@@ -283,19 +283,60 @@ static int apply_ref(mem_backend *m, const grove_ref_update *u)
 	return 0;
 }
 
+static int insert_obj(mem_backend *m, mem_obj *o)
+{
+	int err = 0;
+	size_t b;
+	pthread_rwlock_wrlock(&m->lock);
+	if (find_obj(m, &o->id)) {
+		err = GROVE_EEXISTS;
+	} else if (m->nobjects + 1 > m->nbuckets && (err = grow_table(m)) < 0) {
+		/* err set */
+	} else {
+		b = bucket_of(m, &o->id);
+		o->next = m->buckets[b];
+		m->buckets[b] = o;
+		m->nobjects++;
+		m->object_bytes += o->size;
+	}
+	pthread_rwlock_unlock(&m->lock);
+	return err;
+}
+
+static void unlink_obj(mem_backend *m, const grove_oid *id)
+{
+	mem_obj **pp = &m->buckets[bucket_of(m, id)];
+	while (*pp) {
+		if (grove__oid_equal(&(*pp)->id, id)) {
+			mem_obj *o = *pp;
+			*pp = o->next;
+			m->nobjects--;
+			m->object_bytes -= o->size;
+			free(o);
+			return;
+		}
+		pp = &(*pp)->next;
+	}
+}
+
+/*
+ * Objects go in one at a time, so that a delta can use a base stored
+ * earlier in the same write (the pack indexer delivers bases first).  If
+ * the ref checks then fail, the objects this call added are taken out
+ * again: the write is all or nothing, as on disk.
+ */
 static int mem_write(grove_backend *be, const grove__write_set *ws)
 {
 	mem_backend *m = (mem_backend *)be;
-	int err = 0;
-	mem_obj **added;
+	grove_oid *added;
 	size_t nadded = 0;
+	int err = 0;
 
 	if (m->read_only)
 		return grove__error_set(GROVE_EREADONLY, "store is read-only");
 	added = grove__calloc(ws->object_count + 1, sizeof(*added));
 	if (!added)
 		return GROVE_ENOMEM;
-	/* Decode outside the lock: decoding deltas reads other objects. */
 	for (size_t i = 0; i < ws->object_count && !err; i++) {
 		const grove__object *rec = &ws->objects[i];
 		grove_buf content = { 0 };
@@ -314,7 +355,15 @@ static int mem_write(grove_backend *be, const grove__write_set *ws)
 			o->type = rec->type;
 			o->size = content.size;
 			memcpy(o->data, content.data, content.size);
-			added[nadded++] = o;
+			err = insert_obj(m, o);
+			if (err == GROVE_EEXISTS) {
+				free(o);
+				err = 0;
+			} else if (err < 0) {
+				free(o);
+			} else {
+				added[nadded++] = rec->id;
+			}
 		} else {
 			err = GROVE_ENOMEM;
 		}
@@ -324,31 +373,12 @@ static int mem_write(grove_backend *be, const grove__write_set *ws)
 	pthread_rwlock_wrlock(&m->lock);
 	if (!err)
 		err = check_refs(m, ws);
-	if (!err) {
-		for (size_t i = 0; i < nadded && !err; i++) {
-			mem_obj *o = added[i];
-			size_t b;
-			if (find_obj(m, &o->id)) {
-				free(o);
-				added[i] = NULL;
-				continue;
-			}
-			if (m->nobjects + 1 > m->nbuckets && (err = grow_table(m)) < 0)
-				break;
-			b = bucket_of(m, &o->id);
-			o->next = m->buckets[b];
-			m->buckets[b] = o;
-			m->nobjects++;
-			m->object_bytes += o->size;
-			added[i] = NULL;
-		}
-		/* Ref updates cannot fail half-way except for memory; reserve first. */
-		for (size_t i = 0; i < ws->ref_count && !err; i++)
-			err = apply_ref(m, &ws->refs[i]);
-	}
+	for (size_t i = 0; i < ws->ref_count && !err; i++)
+		err = apply_ref(m, &ws->refs[i]);
+	if (err < 0)
+		for (size_t i = 0; i < nadded; i++)
+			unlink_obj(m, &added[i]);
 	pthread_rwlock_unlock(&m->lock);
-	for (size_t i = 0; i < nadded; i++)
-		free(added[i]);
 	free(added);
 	return err;
 }
