@@ -88,7 +88,7 @@ $(T)/unit/%: $(T)/obj/tests/unit/%.o $(T_HELPER_OBJ) $(T)/libgrove.a $(T_SERVER_
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -o $@ $< $(T_HELPER_OBJ) $(T_SERVER_OBJ) $(T)/libgrove.a $(PKG_LIBS) $(SERVER_LIBS) -lcriterion
 
-SERVER_LIBS := -lhttp_parser -lz -lcrypt
+SERVER_LIBS := -lhttp_parser -lz -lcrypt -lexpat -lical
 
 test: deps
 	@$(MAKE) --no-print-directory unit shell fuzz-smoke
