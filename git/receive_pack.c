@@ -445,7 +445,7 @@ int grove__receive_work(grove__receive *rp)
 		return grove__error_set(GROVE_EINVALID, "receive-pack: no work to do in this state");
 	if (rp->want_pack)
 		rc = grove__rp_index_pack(rp);
-	if (rc == 0)
+	if (rc == 0 && !rp->unpack_error)
 		rc = grove__rp_check_commands(rp);
 	rp->state = GROVE__RP_FINISH;
 	return rc;
