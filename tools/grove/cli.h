@@ -126,5 +126,6 @@ int cmd_fsck(cli *c, int argc, char **argv);
 int cmd_gc(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
 int cmd_receive_pack(cli *c, int argc, char **argv);
+int cmd_upload_pack(cli *c, int argc, char **argv);
 
 #endif

@@ -98,6 +98,13 @@ static const cli_command commands[] = {
 	  "  --allow-non-ff       accept non-fast-forward updates (also GROVE_ALLOW_NON_FF=1)\n"
 	  "  --max-pack-size N, --max-objects N, --max-commands N   limits",
 	  "Receive a git push (server side)" },
+	{ "upload-pack", cmd_upload_pack,
+	  "grove upload-pack [--stateless-rpc] [--advertise-refs] LOCATION\n\n"
+	  "Serves `git fetch`/`git clone` on stdin/stdout: git clone -u 'grove upload-pack' LOCATION DIR.\n"
+	  "Protocol v2 when GIT_PROTOCOL contains version=2.\n\n"
+	  "  --stateless-rpc      one request in, one response out (smart HTTP)\n"
+	  "  --advertise-refs     only print the ref advertisement",
+	  "Serve a git fetch or clone (server side)" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

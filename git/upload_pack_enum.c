@@ -1,0 +1,404 @@
+/*
+ * upload-pack object enumeration: commits reachable from the wants and not
+ * from the client's commits (a walk newest first, uninteresting marks
+ * flowing down from the haves), then their trees and blobs, each once,
+ * minus what the client has (the trees of the edge commits) and what the
+ * filter omits; annotated tags for include-tag last.
+ */
+#include "upload_pack_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "commit_walk.h"
+#include "error.h"
+#include "object.h"
+#include "oid.h"
+
+enum {
+	F_QUEUED = 1,
+	F_UNINT = 2,     /* the client has it (or it is below a have) */
+	F_POPPED = 4,
+	F_EMITTED = 8
+};
+
+typedef struct {
+	grove__upload_pack *up;
+	grove__cwalk w;
+	grove__oidset seen;        /* trees, blobs, tags decided on */
+	grove__oidset *client_has; /* thin-pack bases the client has */
+	grove__oidset client_shallow;
+	up_oids *out;
+	grove_oid *stack;
+	size_t depth, cap;
+	size_t pending;            /* queued commits not known uninteresting */
+} enum_ctx;
+
+static int push_tree(enum_ctx *e, const grove_oid *id)
+{
+	if (e->depth == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 256;
+		grove_oid *n = grove__realloc(e->stack, cap * sizeof(*n));
+		if (!n)
+			return GROVE_ENOMEM;
+		e->stack = n;
+		e->cap = cap;
+	}
+	e->stack[e->depth++] = *id;
+	return 0;
+}
+
+static int blob_wanted(enum_ctx *e, const grove_oid *id)
+{
+	grove_otype type;
+	size_t size;
+	int rc;
+	switch (e->up->r.filter) {
+	case UP_FILTER_BLOB_NONE:
+	case UP_FILTER_TREE0:
+		return 0;
+	case UP_FILTER_BLOB_LIMIT:
+		rc = e->up->g->be->ops->read_header(e->up->g->be, id, &type, &size);
+		if (rc < 0)
+			return rc;
+		return size < e->up->r.blob_limit;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * Trees below root.  send: append new trees and (filtered) blobs to out;
+ * otherwise only mark them seen and client_has (an edge commit's tree).
+ */
+static int walk_trees(enum_ctx *e, const grove_oid *root, int send)
+{
+	int rc;
+	if (send && e->up->r.filter == UP_FILTER_TREE0)
+		return 0;
+	if ((rc = grove__oidset_add(&e->seen, root)) <= 0)
+		return rc;
+	if (!send && e->client_has && (rc = grove__oidset_add(e->client_has, root)) < 0)
+		return rc;
+	e->depth = 0;
+	if ((rc = push_tree(e, root)) < 0)
+		return rc;
+	while (e->depth) {
+		grove_oid id = e->stack[--e->depth];
+		grove__tree *t;
+		if (send && (rc = grove__up_oids_add(e->out, &id)) < 0)
+			return rc;
+		if ((rc = grove__tree_get(e->up->g, &id, &t)) < 0)
+			return rc;
+		for (size_t i = t->count; i-- > 0;) {
+			const grove__tree_entry *en = &t->entries[i];
+			if (en->mode == GROVE_MODE_GITLINK)
+				continue;
+			if ((rc = grove__oidset_add(&e->seen, &en->id)) < 0)
+				break;
+			if (rc == 0)
+				continue;
+			rc = 0;
+			if (!send) {
+				if (e->client_has && (rc = grove__oidset_add(e->client_has, &en->id)) < 0)
+					break;
+				if (en->mode == GROVE_MODE_TREE && (rc = push_tree(e, &en->id)) < 0)
+					break;
+				continue;
+			}
+			if (en->mode == GROVE_MODE_TREE) {
+				rc = push_tree(e, &en->id);
+			} else {
+				rc = blob_wanted(e, &en->id);
+				if (rc == 1)
+					rc = grove__up_oids_add(e->out, &en->id);
+			}
+			if (rc < 0)
+				break;
+		}
+		grove__tree_release(t);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int queue_commit(enum_ctx *e, grove__cnode *c, int unint)
+{
+	int rc;
+	if (c->flags & F_QUEUED) {
+		/* Already queued: it may become uninteresting before its turn. */
+		if (unint && !(c->flags & F_UNINT)) {
+			c->flags |= F_UNINT;
+			if (!(c->flags & F_POPPED) && e->pending)
+				e->pending--;
+		}
+		return 0;
+	}
+	c->flags |= F_QUEUED | (unint ? F_UNINT : 0);
+	if (!unint)
+		e->pending++;
+	rc = grove__cwalk_push(&e->w, c);
+	return rc;
+}
+
+/* A have or a client shallow commit: the client has it. */
+static int add_client_commit(enum_ctx *e, const grove_oid *id)
+{
+	grove__cnode *c;
+	grove_otype type;
+	size_t size;
+	int rc = e->up->g->be->ops->read_header(e->up->g->be, id, &type, &size);
+	if (rc == GROVE_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (e->client_has && (rc = grove__oidset_add(e->client_has, id)) < 0)
+		return rc;
+	if (type != GROVE_OBJ_COMMIT)
+		return 0;
+	if ((rc = grove__cwalk_get(&e->w, id, 1, &c)) < 0)
+		return rc;
+	return queue_commit(e, c, 1);
+}
+
+/* A want: tags are sent along with what they point at. */
+static int add_want(enum_ctx *e, const grove_oid *want, up_oids *tree_roots)
+{
+	grove_oid id = *want;
+	for (int hops = 0; hops < 64; hops++) {
+		grove_otype type;
+		size_t size;
+		grove__cnode *c;
+		int rc = e->up->g->be->ops->read_header(e->up->g->be, &id, &type, &size);
+		if (rc < 0)
+			return rc;
+		switch (type) {
+		case GROVE_OBJ_COMMIT:
+			if ((rc = grove__cwalk_get(&e->w, &id, 1, &c)) < 0)
+				return rc;
+			return queue_commit(e, c, 0);
+		case GROVE_OBJ_TREE:
+			return grove__up_oids_add(tree_roots, &id);
+		case GROVE_OBJ_BLOB:
+			/* Explicitly wanted blobs are sent whatever the filter. */
+			if ((rc = grove__oidset_add(&e->seen, &id)) <= 0)
+				return rc;
+			return grove__up_oids_add(e->out, &id);
+		case GROVE_OBJ_TAG: {
+			grove_buf buf = { 0 };
+			grove__tag tag;
+			if ((rc = grove__oidset_add(&e->seen, &id)) < 0)
+				return rc;
+			if (rc == 1 && (rc = grove__up_oids_add(e->out, &id)) < 0)
+				return rc;
+			if ((rc = grove__read(e->up->g, &id, GROVE_OBJ_TAG, &buf)) < 0)
+				return rc;
+			rc = grove__tag_parse(buf.data, buf.size, &tag);
+			grove_buf_dispose(&buf);
+			if (rc < 0)
+				return rc;
+			id = tag.target;
+			grove__tag_dispose(&tag);
+			break;
+		}
+		default:
+			return grove__error_set(GROVE_ECORRUPT, "object of unknown type");
+		}
+	}
+	return grove__error_set(GROVE_ECORRUPT, "tag chain too long");
+}
+
+static int parents_cut(enum_ctx *e, const grove__cnode *c)
+{
+	if (e->up->r.deepen_active)
+		return grove__oidset_contains(&e->up->r.deepen_set, &c->id);
+	return grove__oidset_contains(&e->client_shallow, &c->id);
+}
+
+/* The commit walk; emitted commits are appended to commits. */
+static int walk_commits(enum_ctx *e, up_oids *commits)
+{
+	grove__cnode *c;
+	int rc;
+	while (e->pending && (c = grove__cwalk_pop(&e->w))) {
+		int unint = (c->flags & F_UNINT) != 0;
+		c->flags |= F_POPPED;
+		if (!unint) {
+			e->pending--;
+			c->flags |= F_EMITTED;
+			if ((rc = grove__up_oids_add(commits, &c->id)) < 0)
+				return rc;
+		}
+		/* A client's shallow commit stops the client's history, unless
+		 * this fetch unshallows it: then its parents are new to them. */
+		if (unint && grove__oidset_contains(&e->client_shallow, &c->id)) {
+			int unshallowed = 0;
+			for (size_t i = 0; i < e->up->r.unshallow.count; i++)
+				if (grove__oid_equal(&e->up->r.unshallow.ids[i], &c->id))
+					unshallowed = 1;
+			if (unshallowed && !parents_cut(e, c)) {
+				for (size_t k = 0; k < c->parent_count; k++) {
+					grove__cnode *p;
+					if ((rc = grove__cwalk_get(&e->w, &c->parents[k], 1, &p)) < 0)
+						return rc;
+					if ((rc = queue_commit(e, p, 0)) < 0)
+						return rc;
+				}
+			}
+			continue;
+		}
+		if (!unint && parents_cut(e, c))
+			continue;
+		for (size_t k = 0; k < c->parent_count; k++) {
+			grove__cnode *p;
+			if ((rc = grove__cwalk_get(&e->w, &c->parents[k], 1, &p)) < 0)
+				return rc;
+			if ((rc = queue_commit(e, p, unint)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* include-tag: annotated tags whose target is being sent. */
+static int include_tags(enum_ctx *e)
+{
+	grove__upload_pack *up = e->up;
+	int rc;
+	for (size_t i = 0; i < up->nrefs; i++) {
+		const up_ref *r = &up->refs[i];
+		grove__cnode *c;
+		int sent;
+		if (!r->has_peeled || strncmp(r->name, "refs/tags/", 10))
+			continue;
+		if (grove__oidset_contains(&e->seen, &r->id))
+			continue;
+		if (e->client_has && grove__oidset_contains(e->client_has, &r->id))
+			continue;
+		if ((rc = grove__cwalk_get(&e->w, &r->peeled, 0, &c)) < 0)
+			return rc;
+		sent = (c->flags & F_EMITTED) && !(c->flags & F_UNINT);
+		if (!sent && grove__oidset_contains(&e->seen, &r->peeled) &&
+		    !(e->client_has && grove__oidset_contains(e->client_has, &r->peeled)))
+			sent = 1;
+		if (!sent)
+			continue;
+		/* The tag and any tags between it and the target. */
+		{
+			grove_oid id = r->id;
+			for (int hops = 0; hops < 64 && !grove__oid_equal(&id, &r->peeled); hops++) {
+				grove_buf buf = { 0 };
+				grove__tag tag;
+				if ((rc = grove__oidset_add(&e->seen, &id)) < 0)
+					return rc;
+				if (rc == 1 && (rc = grove__up_oids_add(e->out, &id)) < 0)
+					return rc;
+				if ((rc = grove__read(up->g, &id, GROVE_OBJ_TAG, &buf)) < 0)
+					return rc;
+				rc = grove__tag_parse(buf.data, buf.size, &tag);
+				grove_buf_dispose(&buf);
+				if (rc < 0)
+					return rc;
+				id = tag.target;
+				grove__tag_dispose(&tag);
+			}
+		}
+	}
+	return 0;
+}
+
+int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *client_has)
+{
+	enum_ctx e;
+	up_oids commits = { 0 }, roots = { 0 };
+	int rc = 0;
+
+	memset(&e, 0, sizeof(e));
+	e.up = up;
+	e.out = out;
+	e.client_has = client_has;
+	grove__cwalk_init(&e.w, up->g);
+
+	for (size_t i = 0; i < up->r.client_shallow.count; i++)
+		if ((rc = grove__oidset_add(&e.client_shallow, &up->r.client_shallow.ids[i])) < 0)
+			goto done;
+	/* What the client has first, so wants it has are not sent. */
+	for (size_t i = 0; i < up->r.common.count; i++)
+		if ((rc = add_client_commit(&e, &up->r.common.ids[i])) < 0)
+			goto done;
+	for (size_t i = 0; i < up->r.client_shallow.count; i++)
+		if ((rc = add_client_commit(&e, &up->r.client_shallow.ids[i])) < 0)
+			goto done;
+	for (size_t i = 0; i < up->r.wants.count; i++)
+		if ((rc = add_want(&e, &up->r.wants.ids[i], &roots)) < 0)
+			goto done;
+	if ((rc = walk_commits(&e, &commits)) < 0)
+		goto done;
+
+	/* Commits first, in walk order (newest first), like git. */
+	for (size_t i = 0; i < commits.count; i++) {
+		grove__cnode *c;
+		if ((rc = grove__cwalk_get(&e.w, &commits.ids[i], 0, &c)) < 0)
+			goto done;
+		if (c->flags & F_UNINT) /* found to be the client's after all */
+			continue;
+		if ((rc = grove__up_oids_add(out, &c->id)) < 0)
+			goto done;
+	}
+	/* The client has the trees of the uninteresting parents at the edge. */
+	if (up->r.filter != UP_FILTER_TREE0) {
+		for (size_t i = 0; i < commits.count; i++) {
+			grove__cnode *c;
+			if ((rc = grove__cwalk_get(&e.w, &commits.ids[i], 0, &c)) < 0)
+				goto done;
+			if ((c->flags & F_UNINT) || parents_cut(&e, c))
+				continue;
+			for (size_t k = 0; k < c->parent_count; k++) {
+				grove__cnode *p;
+				grove_oid tree;
+				if ((rc = grove__cwalk_get(&e.w, &c->parents[k], 0, &p)) < 0)
+					goto done;
+				if (!(p->flags & F_UNINT))
+					continue;
+				if (client_has && (rc = grove__oidset_add(client_has, &p->id)) < 0)
+					goto done;
+				if ((rc = grove__commit_tree(up->g, &p->id, &tree)) < 0 ||
+				    (rc = walk_trees(&e, &tree, 0)) < 0)
+					goto done;
+			}
+		}
+	}
+	for (size_t i = 0; i < commits.count; i++) {
+		grove__cnode *c;
+		grove_oid tree;
+		if ((rc = grove__cwalk_get(&e.w, &commits.ids[i], 0, &c)) < 0)
+			goto done;
+		if (c->flags & F_UNINT)
+			continue;
+		if ((rc = grove__commit_tree(up->g, &c->id, &tree)) < 0 || (rc = walk_trees(&e, &tree, 1)) < 0)
+			goto done;
+	}
+	/* Wanted trees: themselves even under tree:0. */
+	for (size_t i = 0; i < roots.count; i++) {
+		if (up->r.filter == UP_FILTER_TREE0) {
+			if ((rc = grove__oidset_add(&e.seen, &roots.ids[i])) == 1)
+				rc = grove__up_oids_add(out, &roots.ids[i]);
+		} else {
+			rc = walk_trees(&e, &roots.ids[i], 1);
+		}
+		if (rc < 0)
+			goto done;
+	}
+	if ((up->r.caps & UP_INCLUDE_TAG) && (rc = include_tags(&e)) < 0)
+		goto done;
+	rc = 0;
+done:
+	grove__cwalk_dispose(&e.w);
+	grove__oidset_dispose(&e.seen);
+	grove__oidset_dispose(&e.client_shallow);
+	grove__up_oids_dispose(&commits);
+	grove__up_oids_dispose(&roots);
+	free(e.stack);
+	return rc;
+}
