@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "compress.h"
@@ -637,3 +638,53 @@ static void gc_races_writer(const char *kind, int second_handle)
 Test(gc, races_writer_mem) { gc_races_writer("mem", 0); }
 Test(gc, races_writer_lmdb_same_handle) { gc_races_writer("lmdb", 0); }
 Test(gc, races_writer_lmdb_other_handle) { gc_races_writer("lmdb", 1); }
+
+/* The same race with the writer in another process: only the LMDB write
+ * transaction separates it from the sweep. */
+Test(gc, races_writer_in_another_process_lmdb)
+{
+	grove *g = open_kind("lmdb");
+	char key[32];
+	grove_txn *x = NULL;
+	cr_assert_eq(grove_txn_begin(&x, g, "main"), 0);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(key, sizeof(key), "d%d/k%d", i % 40, i);
+		cr_assert_eq(grove_txn_set(x, key, key, strlen(key)), 0);
+	}
+	cr_assert_eq(grove_txn_commit(x, &copts, NULL), 0, "%s", grove_error_message());
+	grove_txn_free(x);
+	/* No handle may be open across fork: LMDB environments do not survive it. */
+	grove_close(g);
+
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		grove *w = NULL;
+		if (grove_open(&w, loc, NULL) < 0)
+			_exit(3);
+		racer r = { w, 300, 0 };
+		race_writer(&r);
+		grove_close(w);
+		_exit(r.failures ? 1 : 0);
+	}
+	g = reopen();
+	int status = 0, runs = 0, gc_rc = 0;
+	char gc_msg[512] = "";
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		grove_gc_stats st;
+		if ((gc_rc = grove_gc(g, &st)) < 0) {
+			snprintf(gc_msg, sizeof(gc_msg), "%s", grove_error_message());
+			waitpid(pid, &status, 0);
+			break;
+		}
+		runs++;
+	}
+	cr_assert_eq(gc_rc, 0, "gc: %s", gc_msg);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer process failed: %d", status);
+	cr_assert_gt(runs, 1);
+	cr_log_info("%d gc runs during the writer process", runs);
+	grove_fsck_report rep = fsck_run(g);
+	cr_assert_eq(rep.problem_count, 0, "gc deleted objects a concurrent commit needs");
+	grove_fsck_report_dispose(&rep);
+	grove_close(g);
+}
