@@ -140,7 +140,8 @@ done
 "$GROVE" -C "$store" fsck >/dev/null || fail "grove fsck after pushes"
 
 if "$GROVE" upload-pack --help >/dev/null 2>&1; then
-	git clone -q -u "$GROVE upload-pack" "$store" "$tmp/clone" 2>"$tmp/err" || { cat "$tmp/err"; fail "clone"; }
+	# a plain path makes git clone look for a git repository itself: file:// hands it to upload-pack
+	git clone -q -u "$GROVE upload-pack" "file://$store" "$tmp/clone" 2>"$tmp/err" || { cat "$tmp/err"; fail "clone"; }
 	[ "$(git -C "$tmp/clone" rev-parse origin/main)" = "$(git -C src rev-parse main)" ] || fail "clone: main differs"
 	[ "$(git -C "$tmp/clone" rev-parse origin/feature)" = "$(git -C src rev-parse feature)" ] || fail "clone: feature"
 	git -C "$tmp/clone" fsck --strict >/dev/null 2>&1 || fail "git fsck --strict on the clone"
