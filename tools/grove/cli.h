@@ -127,5 +127,7 @@ int cmd_gc(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
 int cmd_receive_pack(cli *c, int argc, char **argv);
 int cmd_upload_pack(cli *c, int argc, char **argv);
+int cmd_daemon(cli *c, int argc, char **argv);
+int cmd_serve(cli *c, int argc, char **argv);
 
 #endif

@@ -105,6 +105,38 @@ static const cli_command commands[] = {
 	  "  --stateless-rpc      one request in, one response out (smart HTTP)\n"
 	  "  --advertise-refs     only print the ref advertisement",
 	  "Serve a git fetch or clone (server side)" },
+	{ "daemon", cmd_daemon,
+	  "grove daemon [--listen ADDR] [--port PORT] [--base-path DIR] [--enable-receive-pack]\n"
+	  "             [--allow-non-ff] [--max-connections N] [--workers N]\n\n"
+	  "Serves the stores under DIR over git:// (git clone git://HOST/NAME).  NAME is\n"
+	  "DIR/NAME: an lmdb store directory, or a bare git repository (also DIR/NAME.git).\n"
+	  "Read-only unless --enable-receive-pack.  Protocol v2 when the client asks.\n"
+	  "One log line per connection on stderr; SIGTERM/SIGINT stop it gracefully.\n\n"
+	  "  --listen ADDR           address to listen on (default: all)\n"
+	  "  --port PORT             TCP port (default 9418; 0 picks one, printed on stderr)\n"
+	  "  --base-path DIR         directory holding the stores (default .)\n"
+	  "  --enable-receive-pack   allow git push\n"
+	  "  --allow-non-ff          accept non-fast-forward pushes\n"
+	  "  --max-connections N     refuse connections beyond N (default 1024)\n"
+	  "  --workers N             threads building packs (default: CPUs, 2 to 8)",
+	  "Serve stores over git://" },
+	{ "serve", cmd_serve,
+	  "grove serve [--listen ADDR:PORT] [--stores DIR] [--htpasswd FILE] [--anonymous-read]\n"
+	  "            [--allow-non-ff] [--max-connections N] [--workers N] [--max-request-mb N]\n\n"
+	  "HTTP server: git smart HTTP for the stores under DIR at /git/NAME\n"
+	  "(git clone http://HOST:PORT/git/NAME).  NAME resolves as for grove daemon.\n"
+	  "Push needs HTTP Basic credentials from FILE (htpasswd lines user:hash, bcrypt\n"
+	  "or sha-crypt); so does fetch unless --anonymous-read.  One access-log line per\n"
+	  "request on stderr; SIGTERM/SIGINT stop it gracefully.\n\n"
+	  "  --listen ADDR:PORT      default 127.0.0.1:8080 (port 0 picks one, printed on stderr)\n"
+	  "  --stores DIR            directory holding the stores (default .)\n"
+	  "  --htpasswd FILE         users allowed to push (and to read)\n"
+	  "  --anonymous-read        clone and fetch without credentials\n"
+	  "  --allow-non-ff          accept non-fast-forward pushes\n"
+	  "  --max-connections N     refuse connections beyond N (default 1024)\n"
+	  "  --workers N             threads building packs (default: CPUs, 2 to 8)\n"
+	  "  --max-request-mb N      largest request body, i.e. push (default 512)",
+	  "Serve stores over HTTP (git smart HTTP)" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
