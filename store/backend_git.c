@@ -35,6 +35,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "git_loose.h"
+
 /* Write sets with at least this many encoded (pack-form) records are
  * streamed into the repository as one pack instead of loose objects. */
 #define GIT_PACK_MIN_OBJECTS 64
@@ -157,6 +159,8 @@ static int git_read(grove_backend *be, const grove_oid *id, grove_otype *type, g
 	git_oid gid;
 	int err;
 
+	if ((err = grove__git_loose_read(gb->objects_dir, id, type, NULL, out)) <= 0)
+		return err;
 	to_git_oid(&gid, id);
 	pthread_mutex_lock(&gb->lock);
 	err = git_odb_read(&obj, gb->odb, &gid);
@@ -196,6 +200,8 @@ static int git_read_header(grove_backend *be, const grove_oid *id, grove_otype *
 	git_oid gid;
 	int err;
 
+	if ((err = grove__git_loose_read(gb->objects_dir, id, type, size, NULL)) <= 0)
+		return err;
 	to_git_oid(&gid, id);
 	pthread_mutex_lock(&gb->lock);
 	err = git_odb_read_header(&len, &gt, gb->odb, &gid);
