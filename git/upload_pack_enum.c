@@ -216,6 +216,28 @@ static int parents_cut(enum_ctx *e, const grove__cnode *c)
 	return grove__oidset_contains(&e->client_shallow, &c->id);
 }
 
+/* Client shallow commits this fetch deepens: their parents are new to
+ * the client (unless the new boundary cuts them again). */
+static int queue_unshallowed(enum_ctx *e)
+{
+	int rc;
+	for (size_t i = 0; i < e->up->r.unshallow.count; i++) {
+		grove__cnode *c;
+		if ((rc = grove__cwalk_get(&e->w, &e->up->r.unshallow.ids[i], 1, &c)) < 0)
+			return rc;
+		if (parents_cut(e, c))
+			continue;
+		for (size_t k = 0; k < c->parent_count; k++) {
+			grove__cnode *p;
+			if ((rc = grove__cwalk_get(&e->w, &c->parents[k], 1, &p)) < 0)
+				return rc;
+			if ((rc = queue_commit(e, p, 0)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 /* The commit walk; emitted commits are appended to commits. */
 static int walk_commits(enum_ctx *e, up_oids *commits)
 {
@@ -230,24 +252,10 @@ static int walk_commits(enum_ctx *e, up_oids *commits)
 			if ((rc = grove__up_oids_add(commits, &c->id)) < 0)
 				return rc;
 		}
-		/* A client's shallow commit stops the client's history, unless
-		 * this fetch unshallows it: then its parents are new to them. */
-		if (unint && grove__oidset_contains(&e->client_shallow, &c->id)) {
-			int unshallowed = 0;
-			for (size_t i = 0; i < e->up->r.unshallow.count; i++)
-				if (grove__oid_equal(&e->up->r.unshallow.ids[i], &c->id))
-					unshallowed = 1;
-			if (unshallowed && !parents_cut(e, c)) {
-				for (size_t k = 0; k < c->parent_count; k++) {
-					grove__cnode *p;
-					if ((rc = grove__cwalk_get(&e->w, &c->parents[k], 1, &p)) < 0)
-						return rc;
-					if ((rc = queue_commit(e, p, 0)) < 0)
-						return rc;
-				}
-			}
+		/* A client's shallow commit stops the client's history (its
+		 * parents, if now wanted, were queued by queue_unshallowed). */
+		if (unint && grove__oidset_contains(&e->client_shallow, &c->id))
 			continue;
-		}
 		if (!unint && parents_cut(e, c))
 			continue;
 		for (size_t k = 0; k < c->parent_count; k++) {
@@ -333,7 +341,7 @@ int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *cli
 	for (size_t i = 0; i < up->r.wants.count; i++)
 		if ((rc = add_want(&e, &up->r.wants.ids[i], &roots)) < 0)
 			goto done;
-	if ((rc = walk_commits(&e, &commits)) < 0)
+	if ((rc = queue_unshallowed(&e)) < 0 || (rc = walk_commits(&e, &commits)) < 0)
 		goto done;
 
 	/* Commits first, in walk order (newest first), like git. */
