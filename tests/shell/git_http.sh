@@ -208,7 +208,17 @@ kill "$slow_pid"; wait "$slow_pid" 2>/dev/null || true; slow_pid=
 git clone -q "$URL/big" bigclone || fail "full clone of the big store"
 git -C bigclone fsck --strict >/dev/null 2>&1 || fail "fsck bigclone"
 cmp -s bigclone/blob8 bigsrc/blob8 || fail "big clone content"
+# SIGTERM while a pack streams: the response completes, then the server exits
+curl -s --limit-rate 4M -H 'Content-Type: application/x-git-upload-pack-request' \
+	--data-binary @bigreq -o bigpack2 "$URL/big/git-upload-pack" &
+slow_pid=$!
+for i in $(seq 1 100); do [ -s bigpack2 ] && break; sleep 0.05; done
+[ -s bigpack2 ] || fail "the big pack did not start streaming"
 stop_server
+wait "$slow_pid" || fail "graceful stop cut the transfer"
+slow_pid=
+[ "$(tail -c 4 bigpack2)" = 0000 ] || fail "transfer incomplete after a graceful stop"
+[ "$(stat -c %s bigpack2)" -gt 8000000 ] || fail "transfer too short after a graceful stop"
 
 # --- anonymous read disabled -------------------------------------------------------
 start_server "$tmp/auth.log" "$GROVE" serve --listen 127.0.0.1:0 --stores "$tmp/stores" \
