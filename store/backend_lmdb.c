@@ -24,33 +24,9 @@ static grove__lmdb *H(grove_backend *be)
 	return (grove__lmdb *)be;
 }
 
-static int corrupt(const grove__lmdb_env *e, const grove_oid *id, const char *why)
-{
-	char hex[GROVE_OID_HEXSZ + 1];
-	return grove__error_set(GROVE_ECORRUPT, "lmdb: object %s in %s: damaged record: %s",
-		grove_oid_tohex(hex, id), e->path, why);
-}
-
-static int not_found(const grove_oid *id)
-{
-	char hex[GROVE_OID_HEXSZ + 1];
-	return grove__error_set(GROVE_ENOTFOUND, "object %s not found", grove_oid_tohex(hex, id));
-}
-
-/* Looks up and parses a record in an open read txn. */
 static int get_record(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id, grove__lmdb_rec *rec)
 {
-	MDB_val k = { GROVE_OID_RAWSZ, (void *)id->id }, v;
-	const char *why;
-	int rc = mdb_get(txn, e->objects, &k, &v);
-
-	if (rc == MDB_NOTFOUND)
-		return not_found(id);
-	if (rc)
-		return grove__lmdb_error(e, rc, "reading an object");
-	if ((why = grove__lmdb_rec_parse(v.mv_data, v.mv_size, rec)))
-		return corrupt(e, id, why);
-	return 0;
+	return grove__lmdb_get_record(e, txn, id, rec, NULL);
 }
 
 static int lmdb_read(grove_backend *be, const grove_oid *id, grove_otype *type, grove_buf *out)
@@ -404,8 +380,16 @@ static int lmdb_stats(grove_backend *be, grove_stats *out)
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		grove__lmdb_rec rec;
+		grove_oid id;
+		MDB_val r;
 		st.objects++;
-		if (grove__lmdb_rec_parse(v.mv_data, v.mv_size, &rec) == NULL) {
+		memset(&id, 0, sizeof(id));
+		memcpy(id.id, k.mv_data, k.mv_size < GROVE_OID_RAWSZ ? k.mv_size : GROVE_OID_RAWSZ);
+		if (grove__lmdb_resolve(e, rt.txn, &id, &v, &r) < 0) {
+			grove_error_clear(); /* stats count damaged records as they are */
+			r = v;
+		}
+		if (grove__lmdb_rec_parse(r.mv_data, r.mv_size, &rec) == NULL) {
 			st.object_bytes += rec.data_len;
 			if (rec.encoding == GROVE__ENC_DELTA)
 				st.deltas++;

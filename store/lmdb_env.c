@@ -412,8 +412,13 @@ static int put_u32(MDB_txn *txn, MDB_dbi dbi, const char *key, uint32_t v, unsig
 	return rc == MDB_KEYEXIST ? 0 : rc;
 }
 
-/* Opens the three DBs (creating them and the meta defaults when allowed)
- * and checks the format version. */
+static int dbs_missing(grove__lmdb_env *e)
+{
+	return grove__error_set(GROVE_ECORRUPT, "lmdb: %s is not a grove store (missing DBs)", e->path);
+}
+
+/* Opens the DBs (creating them and the meta defaults when allowed) after
+ * checking the format version, so an old store is refused untouched. */
 static int open_dbs(grove__lmdb_env *e, int may_create)
 {
 	MDB_txn *txn;
@@ -424,14 +429,9 @@ static int open_dbs(grove__lmdb_env *e, int may_create)
 	rc = mdb_txn_begin(e->env, NULL, may_create ? 0 : MDB_RDONLY, &txn);
 	if (rc)
 		return grove__lmdb_error(e, rc, "opening");
-	if ((rc = mdb_dbi_open(txn, "objects", flags, &e->objects)) ||
-		(rc = mdb_dbi_open(txn, "refs", flags, &e->refs)) ||
-		(rc = mdb_dbi_open(txn, "meta", flags, &e->meta))) {
+	if ((rc = mdb_dbi_open(txn, "meta", flags, &e->meta))) {
 		mdb_txn_abort(txn);
-		if (rc == MDB_NOTFOUND)
-			return grove__error_set(GROVE_ECORRUPT, "lmdb: %s is not a grove store (missing DBs)",
-				e->path);
-		return grove__lmdb_error(e, rc, "opening DBs");
+		return rc == MDB_NOTFOUND ? dbs_missing(e) : grove__lmdb_error(e, rc, "opening DBs");
 	}
 	if (may_create) {
 		k.mv_data = "HEAD";
@@ -458,11 +458,19 @@ static int open_dbs(grove__lmdb_env *e, int may_create)
 		if (fmt != GROVE__LMDB_FORMAT) {
 			mdb_txn_abort(txn);
 			return grove__error_set(GROVE_EUNSUPPORTED,
-				"lmdb: %s has an unsupported format version", e->path);
+				"lmdb: %s has store format %u, this grove reads format %u only "
+				"(no migration: re-create the store and import or push the data again)",
+				e->path, (unsigned)fmt, (unsigned)GROVE__LMDB_FORMAT);
 		}
 	} else if (rc != MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
 		return grove__lmdb_error(e, rc, "reading the format version");
+	}
+	if ((rc = mdb_dbi_open(txn, "objects", flags, &e->objects)) ||
+		(rc = mdb_dbi_open(txn, "refs", flags, &e->refs)) ||
+		(rc = mdb_dbi_open(txn, "segments", flags, &e->segments))) {
+		mdb_txn_abort(txn);
+		return rc == MDB_NOTFOUND ? dbs_missing(e) : grove__lmdb_error(e, rc, "opening DBs");
 	}
 	/* Committing (even a read txn) keeps the DB handles for the env. */
 	rc = mdb_txn_commit(txn);
@@ -526,7 +534,7 @@ static int env_open(grove__lmdb_env **out, const char *path, const struct stat *
 		env_free(e);
 		return grove__lmdb_error(NULL, rc, "creating environment");
 	}
-	mdb_env_set_maxdbs(e->env, 4);
+	mdb_env_set_maxdbs(e->env, 8);
 	mdb_env_set_maxreaders(e->env, GROVE__LMDB_MAX_READERS);
 	/* An existing store keeps the map size recorded in it (it may have
 	 * grown); only a new one starts from the configured size. */

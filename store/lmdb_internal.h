@@ -1,7 +1,21 @@
 /*
  * Internals of the LMDB backend, shared by backend_lmdb.c (the vtable),
- * lmdb_env.c (environments, read transactions, map growth, flushing) and
- * lmdb_record.c (the stored record format).
+ * lmdb_env.c (environments, read transactions, map growth, flushing),
+ * lmdb_record.c (the stored record format), lmdb_write.c (writes) and
+ * lmdb_gc.c (the garbage sweep).
+ *
+ * Layout (format 2).  The "objects" DB maps a 20-byte id either to the
+ * record itself (small records of small writes: one lookup) or to a
+ * pointer (segment, offset, length) into the "segments" DB, whose values
+ * are records packed back to back into chunks of up to
+ * GROVE__LMDB_SEGMENT_TARGET bytes under sequential 8-byte big-endian
+ * keys, appended with MDB_APPEND.  Why: a record of more than ~2 KB in a
+ * B-tree takes whole overflow pages (half a page lost on average) and
+ * random ids leave leaf pages a third empty, and every batch of random
+ * inserts copies most leaf pages, so the DB holding bytes must be small
+ * or sequential.  A pack received whole therefore goes entirely into
+ * segments (a write set of GROVE__LMDB_BULK_MIN objects or more), with
+ * the objects DB as a compact index.
  */
 #ifndef GROVE_LMDB_INTERNAL_H
 #define GROVE_LMDB_INTERNAL_H
@@ -15,9 +29,18 @@
 #include "backend.h"
 
 /* The on-disk format version kept in the meta DB. */
-#define GROVE__LMDB_FORMAT 1u
+#define GROVE__LMDB_FORMAT 2u
 #define GROVE__LMDB_DEFAULT_MAP ((size_t)64 << 20)
 #define GROVE__LMDB_DEFAULT_HEAD "refs/heads/main"
+
+/* Records (header + bytes) up to this size of a small write stay inline
+ * in the objects DB; LMDB keeps nodes of up to ~2 KB in leaf pages. */
+#define GROVE__LMDB_INLINE_MAX 1536
+/* Write sets with at least this many objects put every record into
+ * segments (imports, received packs, large commits). */
+#define GROVE__LMDB_BULK_MIN 64
+/* Size a segment is filled up to; a larger record gets one of its own. */
+#define GROVE__LMDB_SEGMENT_TARGET ((size_t)512 << 10)
 
 /* Reset read transactions kept for reuse.  Each holds a reader slot in
  * the lock file, so this stays well below the reader table size. */
@@ -43,7 +66,7 @@ typedef struct grove__lmdb_env {
 
 	char *path;
 	MDB_env *env;
-	MDB_dbi objects, refs, meta;
+	MDB_dbi objects, refs, meta, segments;
 	int read_only; /* opened MDB_RDONLY */
 	int nosync;    /* opened MDB_NOSYNC (GROVE_RELAXED); the flusher runs */
 
@@ -132,5 +155,46 @@ typedef struct {
 size_t grove__lmdb_rec_header(unsigned char *buf, const grove__object *obj);
 /* Parses a stored value; NULL on success, else what is wrong with it. */
 const char *grove__lmdb_rec_parse(const void *val, size_t len, grove__lmdb_rec *out);
+
+/*
+ * A segment pointer in the objects DB: the tag byte (an encoding no record
+ * has), then segment number, offset and length as LEB128 varints.
+ */
+#define GROVE__LMDB_PTR_TAG 0xf0u
+#define GROVE__LMDB_PTR_MAX (1 + 3 * 10)
+
+typedef struct {
+	uint64_t seg;
+	uint64_t off;
+	uint64_t len;
+} grove__lmdb_ptr;
+
+static inline int grove__lmdb_is_ptr(const void *val, size_t len)
+{
+	return len > 0 && *(const unsigned char *)val == GROVE__LMDB_PTR_TAG;
+}
+
+size_t grove__lmdb_ptr_encode(unsigned char *buf, const grove__lmdb_ptr *p);
+/* NULL on success, else what is wrong with the value. */
+const char *grove__lmdb_ptr_parse(const void *val, size_t len, grove__lmdb_ptr *out);
+
+/* Segment keys: 8 bytes big-endian, so byte order is numeric order. */
+#define GROVE__LMDB_SEGKEY 8
+void grove__lmdb_seg_key(unsigned char key[GROVE__LMDB_SEGKEY], uint64_t seg);
+uint64_t grove__lmdb_seg_id(const unsigned char key[GROVE__LMDB_SEGKEY]);
+
+/*
+ * Looks up id in txn and parses its record, following a segment pointer.
+ * rec points into the map (valid while txn is).  GROVE_ENOTFOUND, or
+ * GROVE_ECORRUPT for a damaged record or pointer, with the message set.
+ * raw, when not NULL, receives the value in the objects DB.
+ */
+int grove__lmdb_get_record(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id,
+	grove__lmdb_rec *rec, MDB_val *raw);
+/* The number the next appended segment gets (lmdb_write.c). */
+int grove__lmdb_next_segment(grove__lmdb_env *e, MDB_txn *txn, uint64_t *out);
+/* Resolves an objects DB value (record or pointer) to the record bytes. */
+int grove__lmdb_resolve(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id, const MDB_val *val,
+	MDB_val *out);
 
 #endif

@@ -1,17 +1,17 @@
 /*
  * The writing side of the LMDB backend: object and ref writes in one
- * transaction, HEAD, and the garbage sweep.
+ * transaction (small records inline, the rest packed into segments), and
+ * HEAD.
  */
 #include "lmdb_internal.h"
 #include "error.h"
 #include "oid.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int grove__lmdb_write(grove_backend *be, const grove__write_set *ws);
 int grove__lmdb_head_write(grove_backend *be, const char *target);
-int grove__lmdb_remove_unreachable(grove_backend *be,
-	int (*keep)(const grove_oid *id, void *payload), void *payload, size_t *removed);
 
 static int check_object(const grove__object *o)
 {
@@ -35,13 +35,13 @@ static int check_object(const grove__object *o)
 	return 0;
 }
 
-static int put_object(grove__lmdb_env *e, MDB_txn *txn, const grove__object *o)
+/* An inline record: reserve the value and fill it in place. */
+static int put_inline(grove__lmdb_env *e, MDB_txn *txn, const grove__object *o)
 {
 	unsigned char hdr[GROVE__LMDB_HDR_MAX];
 	size_t hlen = grove__lmdb_rec_header(hdr, o);
 	MDB_val k = { GROVE_OID_RAWSZ, (void *)o->id.id };
 	MDB_val v = { hlen + o->data_len, NULL };
-	/* Reserve the value and fill it in place: no staging buffer. */
 	int rc = mdb_put(txn, e->objects, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
 
 	if (rc == MDB_KEYEXIST)
@@ -51,6 +51,129 @@ static int put_object(grove__lmdb_env *e, MDB_txn *txn, const grove__object *o)
 	memcpy(v.mv_data, hdr, hlen);
 	if (o->data_len)
 		memcpy((char *)v.mv_data + hlen, o->data, o->data_len);
+	return 0;
+}
+
+#define NO_SEGMENT UINT32_MAX
+
+/* A segment being planned: the objects ws->objects[first..last] whose
+ * seg_of names it, back to back in that order. */
+typedef struct {
+	uint64_t id;
+	size_t len;
+	size_t first, last;
+} seg_plan;
+
+typedef struct {
+	const grove__write_set *ws;
+	int bulk;          /* every record goes to segments */
+	uint32_t *seg_of;  /* per object: index into segs or NO_SEGMENT; NULL: all inline */
+	size_t *off_of;    /* per object: offset in its segment */
+	seg_plan *segs;    /* at most one per object */
+	size_t nsegs;
+} write_ctx;
+
+static size_t record_len(const grove__object *o)
+{
+	unsigned char hdr[GROVE__LMDB_HDR_MAX];
+	return grove__lmdb_rec_header(hdr, o) + o->data_len;
+}
+
+static int goes_to_segment(const write_ctx *c, const grove__object *o)
+{
+	return c->bulk || record_len(o) > GROVE__LMDB_INLINE_MAX;
+}
+
+/* The number after the last segment's. */
+int grove__lmdb_next_segment(grove__lmdb_env *e, MDB_txn *txn, uint64_t *out)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, e->segments, &cur)))
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		*out = 1;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (k.mv_size != GROVE__LMDB_SEGKEY)
+		return grove__error_set(GROVE_ECORRUPT, "lmdb: segment key of %zu bytes in %s",
+			k.mv_size, e->path);
+	*out = grove__lmdb_seg_id(k.mv_data) + 1;
+	if (*out == 0)
+		return grove__error_set(GROVE_ECORRUPT, "lmdb: segment numbers exhausted in %s", e->path);
+	return 0;
+}
+
+/*
+ * Assigns a segment record its place and stores the pointer; an object
+ * already present (MDB_KEYEXIST, also a duplicate within the set) takes
+ * no space.
+ */
+static int place_in_segment(grove__lmdb_env *e, MDB_txn *txn, write_ctx *c, size_t i,
+	uint64_t *next_id)
+{
+	const grove__object *o = &c->ws->objects[i];
+	size_t rlen = record_len(o);
+	seg_plan *s = c->nsegs ? &c->segs[c->nsegs - 1] : NULL;
+	int fresh = !s || s->len + rlen > GROVE__LMDB_SEGMENT_TARGET;
+	unsigned char buf[GROVE__LMDB_PTR_MAX];
+	grove__lmdb_ptr ptr;
+	MDB_val k = { GROVE_OID_RAWSZ, (void *)o->id.id }, v;
+	int rc;
+
+	if (fresh && *next_id == 0 && (rc = grove__lmdb_next_segment(e, txn, next_id)))
+		return rc;
+	ptr.seg = fresh ? *next_id : s->id;
+	ptr.off = fresh ? 0 : s->len;
+	ptr.len = rlen;
+	v.mv_size = grove__lmdb_ptr_encode(buf, &ptr);
+	v.mv_data = buf;
+	rc = mdb_put(txn, e->objects, &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		return 0;
+	if (rc)
+		return rc;
+	if (fresh) {
+		s = &c->segs[c->nsegs++];
+		s->id = (*next_id)++;
+		s->len = 0;
+		s->first = i;
+	}
+	c->seg_of[i] = (uint32_t)(s - c->segs);
+	c->off_of[i] = s->len;
+	s->len += rlen;
+	s->last = i;
+	return 0;
+}
+
+/* Appends a planned segment, filling the reserved value in place. */
+static int write_segment(grove__lmdb_env *e, MDB_txn *txn, const write_ctx *c, size_t si)
+{
+	const seg_plan *s = &c->segs[si];
+	unsigned char key[GROVE__LMDB_SEGKEY];
+	MDB_val k = { sizeof(key), key }, v = { s->len, NULL };
+	int rc;
+
+	grove__lmdb_seg_key(key, s->id);
+	if ((rc = mdb_put(txn, e->segments, &k, &v, MDB_APPEND | MDB_RESERVE)))
+		return rc;
+	for (size_t i = s->first; i <= s->last; i++) {
+		const grove__object *o = &c->ws->objects[i];
+		unsigned char *dst;
+		size_t hlen;
+		if (c->seg_of[i] != si)
+			continue;
+		dst = (unsigned char *)v.mv_data + c->off_of[i];
+		hlen = grove__lmdb_rec_header(dst, o);
+		if (o->data_len)
+			memcpy(dst + hlen, o->data, o->data_len);
+	}
 	return 0;
 }
 
@@ -92,11 +215,27 @@ static int apply_ref(grove__lmdb_env *e, MDB_txn *txn, const grove_ref_update *u
 
 static int write_fn(grove__lmdb_env *e, MDB_txn *txn, void *arg)
 {
-	const grove__write_set *ws = arg;
+	write_ctx *c = arg;
+	const grove__write_set *ws = c->ws;
+	uint64_t next_id = 0; /* looked up when the first segment is opened */
 	int rc;
 
-	for (size_t i = 0; i < ws->object_count; i++)
-		if ((rc = put_object(e, txn, &ws->objects[i])))
+	c->nsegs = 0; /* a retry after map growth starts over */
+	for (size_t i = 0; i < ws->object_count; i++) {
+		const grove__object *o = &ws->objects[i];
+		if (c->seg_of)
+			c->seg_of[i] = NO_SEGMENT;
+		if (c->seg_of && goes_to_segment(c, o))
+			rc = place_in_segment(e, txn, c, i, &next_id);
+		else
+			rc = put_inline(e, txn, o);
+		if (rc)
+			return rc;
+	}
+	/* Each segment is filled right after it is reserved: a later put may
+	 * spill dirty pages and move what a reservation pointed to. */
+	for (size_t si = 0; si < c->nsegs; si++)
+		if ((rc = write_segment(e, txn, c, si)))
 			return rc;
 	for (size_t i = 0; i < ws->ref_count; i++)
 		if ((rc = apply_ref(e, txn, &ws->refs[i])))
@@ -108,20 +247,43 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 {
 	grove__lmdb *h = (grove__lmdb *)be;
 	size_t maxkey = (size_t)mdb_env_get_maxkeysize(h->e->env);
-	int rc;
+	write_ctx c;
+	int rc, any_segment = 0;
 
 	if (ws->object_count == 0 && ws->ref_count == 0)
 		return 0;
-	for (size_t i = 0; i < ws->object_count; i++)
+	memset(&c, 0, sizeof(c));
+	c.ws = ws;
+	c.bulk = ws->object_count >= GROVE__LMDB_BULK_MIN;
+	for (size_t i = 0; i < ws->object_count; i++) {
 		if ((rc = check_object(&ws->objects[i])) < 0)
 			return rc;
+		any_segment |= goes_to_segment(&c, &ws->objects[i]);
+	}
 	for (size_t i = 0; i < ws->ref_count; i++) {
 		const char *name = ws->refs[i].refname;
 		if (!name || !*name || strlen(name) > maxkey)
 			return grove__error_set(GROVE_EINVALID, "lmdb: invalid ref name %s",
 				name ? name : "(null)");
 	}
-	return grove__lmdb_write_txn(h, write_fn, (void *)ws, "writing");
+	if (ws->object_count >= NO_SEGMENT)
+		return grove__error_set(GROVE_EINVALID, "lmdb: too many objects in one write");
+	if (any_segment) {
+		c.seg_of = grove__malloc(ws->object_count * sizeof(*c.seg_of));
+		c.off_of = grove__malloc(ws->object_count * sizeof(*c.off_of));
+		c.segs = grove__malloc(ws->object_count * sizeof(*c.segs));
+		if (!c.seg_of || !c.off_of || !c.segs) {
+			free(c.seg_of);
+			free(c.off_of);
+			free(c.segs);
+			return GROVE_ENOMEM;
+		}
+	}
+	rc = grove__lmdb_write_txn(h, write_fn, &c, "writing");
+	free(c.seg_of);
+	free(c.off_of);
+	free(c.segs);
+	return rc;
 }
 
 static int head_fn(grove__lmdb_env *e, MDB_txn *txn, void *arg)
@@ -138,81 +300,4 @@ int grove__lmdb_head_write(grove_backend *be, const char *target)
 	if (!target || !*target || strlen(target) > 1024)
 		return grove__error_set(GROVE_EINVALID, "lmdb: invalid HEAD target");
 	return grove__lmdb_write_txn(h, head_fn, (void *)target, "writing HEAD");
-}
-
-typedef struct {
-	int (*keep)(const grove_oid *id, void *payload);
-	void *payload;
-	size_t removed;
-} sweep;
-
-static int bump_gc_generation(grove__lmdb_env *e, MDB_txn *txn)
-{
-	MDB_val k = { 13, "gc_generation" }, v;
-	unsigned char b[8];
-	uint64_t gen = 0;
-	int rc = mdb_get(txn, e->meta, &k, &v);
-
-	if (rc == 0 && v.mv_size == 8)
-		for (int i = 7; i >= 0; i--)
-			gen = gen << 8 | ((const unsigned char *)v.mv_data)[i];
-	else if (rc && rc != MDB_NOTFOUND)
-		return rc;
-	gen++;
-	for (int i = 0; i < 8; i++)
-		b[i] = (unsigned char)(gen >> (8 * i));
-	v.mv_size = 8;
-	v.mv_data = b;
-	return mdb_put(txn, e->meta, &k, &v, 0);
-}
-
-/* The whole sweep is one write txn: concurrent writers (in any process)
- * wait for it, so an object they reference cannot vanish under them. */
-static int sweep_fn(grove__lmdb_env *e, MDB_txn *txn, void *arg)
-{
-	sweep *s = arg;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
-
-	s->removed = 0; /* a retry after map growth starts over */
-	if ((rc = mdb_cursor_open(txn, e->objects, &cur)))
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		grove_oid id;
-		int keep;
-		if (k.mv_size != GROVE_OID_RAWSZ) {
-			rc = grove__error_set(GROVE_ECORRUPT, "lmdb: object key of %zu bytes in %s",
-				k.mv_size, e->path);
-			break;
-		}
-		memcpy(id.id, k.mv_data, GROVE_OID_RAWSZ);
-		keep = s->keep(&id, s->payload);
-		if (keep < 0) {
-			rc = keep;
-			break;
-		}
-		if (keep)
-			continue;
-		if ((rc = mdb_cursor_del(cur, 0)))
-			break;
-		s->removed++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		return rc ? rc : GROVE_ERROR;
-	return bump_gc_generation(e, txn);
-}
-
-int grove__lmdb_remove_unreachable(grove_backend *be,
-	int (*keep)(const grove_oid *id, void *payload), void *payload, size_t *removed)
-{
-	grove__lmdb *h = (grove__lmdb *)be;
-	sweep s = { keep, payload, 0 };
-	int rc = grove__lmdb_write_txn(h, sweep_fn, &s, "removing unreachable objects");
-
-	if (rc == 0 && removed)
-		*removed = s.removed;
-	return rc;
 }
