@@ -52,6 +52,8 @@ int grove__dav_props_load(grove_view *v, const char *coll_key, grove__dav_props 
 /* The HTTP date of the commit that last changed key, walking back from head. */
 int grove__dav_last_modified(grove__dav_ctx *c, const grove_oid *head, const char *key,
 			     char out[64]);
+/* Reason phrases, with the WebDAV ones the HTTP engine does not know. */
+const char *grove__dav_reason(int status);
 /* Answers with an XML body. */
 void grove__dav_send_xml(grove__dav_ctx *c, int status, grove__dav_xw *w);
 /* Answers status with <D:error><ns:cond/></D:error>. */

@@ -141,7 +141,7 @@ static void send_propstats(grove__dav_ctx *c, patch_op *op, int status, const ch
 		grove__dav_xw_empty(&w, in->prop->ns, in->prop->name);
 		grove__dav_xw_close(&w);
 		snprintf(line, sizeof(line), "HTTP/1.1 %d %s", in->status,
-			 grove__http_reason(in->status));
+			 grove__dav_reason(in->status));
 		grove__dav_xw_leaf(&w, DAV_NS_DAV, "status", line);
 		if (in->cond) {
 			grove__dav_xw_open(&w, DAV_NS_DAV, "error");

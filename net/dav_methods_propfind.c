@@ -58,7 +58,7 @@ static int split_clark(const char *clark, char **ns, const char **local)
 static void status_line(grove__dav_xw *w, int status)
 {
 	char line[64];
-	snprintf(line, sizeof(line), "HTTP/1.1 %d %s", status, grove__http_reason(status));
+	snprintf(line, sizeof(line), "HTTP/1.1 %d %s", status, grove__dav_reason(status));
 	grove__dav_xw_leaf(w, DAV_NS_DAV, "status", line);
 }
 

@@ -20,6 +20,18 @@ static const char allow_list[] =
 
 /* ---- shared helpers -------------------------------------------------------- */
 
+const char *grove__dav_reason(int status)
+{
+	switch (status) {
+	case 207: return "Multi-Status";
+	case 422: return "Unprocessable Entity";
+	case 423: return "Locked";
+	case 424: return "Failed Dependency";
+	case 507: return "Insufficient Storage";
+	default: return grove__http_reason(status);
+	}
+}
+
 void grove__dav_send_status(grove__dav_ctx *c, int status)
 {
 	grove__http_res_error(c->res, status);

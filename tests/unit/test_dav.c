@@ -1,0 +1,600 @@
+/* The DAV server driven in memory: requests are fed to an HTTP session
+ * whose transport is a buffer, against a mem: store. */
+#include <criterion/criterion.h>
+
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "grove.h"
+#include "../../net/http.h"
+#include "../../net/dav_server.h"
+#include "../../net/dav_internal.h"
+
+typedef struct {
+	char *out;
+	size_t len, cap;
+	int closed;
+} mem_io;
+
+static int io_write(void *io, const void *d, size_t n)
+{
+	mem_io *m = io;
+	if (m->len + n + 1 > m->cap) {
+		m->cap = (m->len + n + 1) * 2;
+		m->out = realloc(m->out, m->cap);
+	}
+	memcpy(m->out + m->len, d, n);
+	m->len += n;
+	m->out[m->len] = '\0';
+	return 0;
+}
+
+static size_t io_queued(void *io)
+{
+	(void)io;
+	return 0;
+}
+
+static void io_close(void *io)
+{
+	((mem_io *)io)->closed = 1;
+}
+
+static const grove__http_io IO = { .write = io_write, .queued = io_queued, .close = io_close };
+
+static grove *G;
+static grove__http_server *HTTP;
+static grove__dav_server *DAV;
+static grove__htpasswd *PW;
+static char PWFILE[64];
+
+static void setup(void)
+{
+	strcpy(PWFILE, "/tmp/grove-dav-XXXXXX");
+	int fd = mkstemp(PWFILE);
+	cr_assert_geq(fd, 0);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "alice:%s\n", crypt("secret", "$6$saltsalt$"));
+	fprintf(f, "bob:%s\n", crypt("hunter2", "$6$saltsalt$"));
+	fclose(f);
+	cr_assert_eq(grove__htpasswd_open(&PW, PWFILE), 0);
+	cr_assert_eq(grove_open(&G, "mem:", NULL), 0);
+	cr_assert_eq(grove__http_server_new(&HTTP, NULL, NULL), 0);
+	grove__dav_options o = { .htpasswd = PW, .quota_bytes = 1000000 };
+	cr_assert_eq(grove__dav_server_register(&DAV, HTTP, G, &o), 0, "%s", grove_error_message());
+}
+
+static void teardown(void)
+{
+	grove__http_server_free(HTTP);
+	grove__dav_server_free(DAV);
+	grove__htpasswd_free(PW);
+	grove_close(G);
+	unlink(PWFILE);
+}
+
+TestSuite(dav, .init = setup, .fini = teardown);
+
+#define ALICE "Authorization: Basic YWxpY2U6c2VjcmV0\r\n" /* alice:secret */
+#define BOB "Authorization: Basic Ym9iOmh1bnRlcjI=\r\n"   /* bob:hunter2 */
+
+typedef struct {
+	int status;
+	char *raw;     /* the whole response */
+	char *body;
+} reply;
+
+/* One request: method, path, extra header lines, body. */
+static reply req(const char *method, const char *path, const char *headers, const char *body)
+{
+	mem_io m = { 0 };
+	grove__http_session *s;
+	cr_assert_eq(grove__http_session_new(&s, HTTP, &IO, &m, "test"), 0);
+	char head[4096];
+	size_t blen = body ? strlen(body) : 0;
+	snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: x\r\nUser-Agent: test-agent\r\n"
+		 "Content-Length: %zu\r\n%s\r\n", method, path, blen, headers ? headers : "");
+	grove__http_session_feed(s, head, strlen(head));
+	if (blen)
+		grove__http_session_feed(s, body, blen);
+	grove__http_session_closed(s);
+	reply r = { 0, m.out, NULL };
+	cr_assert_not_null(m.out, "no response to %s %s", method, path);
+	cr_assert_eq(sscanf(m.out, "HTTP/1.1 %d", &r.status), 1);
+	char *b = strstr(m.out, "\r\n\r\n");
+	r.body = b ? b + 4 : m.out + m.len;
+	return r;
+}
+
+static const char *header(reply *r, const char *name)
+{
+	static char val[256];
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\r\n%s: ", name);
+	char *p = strstr(r->raw, pat);
+	if (!p || p > r->body)
+		return NULL;
+	p += strlen(pat);
+	size_t n = strcspn(p, "\r");
+	snprintf(val, sizeof(val), "%.*s", (int)n, p);
+	return val;
+}
+
+static void expect(const char *method, const char *path, const char *headers, const char *body,
+		   int status)
+{
+	reply r = req(method, path, headers, body);
+	cr_assert_eq(r.status, status, "%s %s: %d, want %d\n%s", method, path, r.status, status,
+		     r.raw);
+	free(r.raw);
+}
+
+#define ICS(uid, summary)                                                             \
+	"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:" uid \
+	"\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240102T100000Z\r\nSUMMARY:" summary  \
+	"\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+
+static void head_of(grove_oid *out)
+{
+	cr_assert_eq(grove_branch_head(G, "main", out), 0);
+}
+
+static void mkcal(void)
+{
+	expect("MKCALENDAR", "/dav/alice/calendars/work/", ALICE, NULL, 201);
+}
+
+Test(dav, options_and_well_known)
+{
+	reply r = req("OPTIONS", "/dav/", NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(header(&r, "DAV"), "calendar-access"));
+	cr_assert(strstr(header(&r, "DAV"), "addressbook"));
+	cr_assert(strstr(header(&r, "Allow"), "PROPFIND"));
+	free(r.raw);
+	r = req("GET", "/.well-known/caldav", NULL, NULL);
+	cr_assert_eq(r.status, 301);
+	cr_assert_str_eq(header(&r, "Location"), "/dav/");
+	free(r.raw);
+	r = req("PROPFIND", "/.well-known/carddav", NULL, NULL);
+	cr_assert_eq(r.status, 301);
+	free(r.raw);
+}
+
+Test(dav, authentication_required)
+{
+	expect("PROPFIND", "/dav/alice/", "Depth: 0\r\n", NULL, 401);
+	expect("PROPFIND", "/dav/alice/", "Depth: 0\r\nAuthorization: Basic YWxpY2U6d3Jvbmc=\r\n",
+	       NULL, 401);
+}
+
+Test(dav, put_get_etag_and_conditions)
+{
+	mkcal();
+	grove_oid before;
+	head_of(&before);
+	reply r = req("PUT", "/dav/alice/calendars/work/e1.ics",
+		      ALICE "Content-Type: text/calendar\r\nIf-None-Match: *\r\n", ICS("e1", "one"));
+	cr_assert_eq(r.status, 201, "%s", r.raw);
+	char etag[64];
+	strcpy(etag, header(&r, "ETag"));
+	free(r.raw);
+	/* the ETag is the blob id of the stored bytes */
+	grove_oid blob;
+	char hex[41], want[64];
+	grove_object_hash(GROVE_OBJ_BLOB, ICS("e1", "one"), strlen(ICS("e1", "one")), &blob);
+	snprintf(want, sizeof(want), "\"%s\"", grove_oid_tohex(hex, &blob));
+	cr_assert_str_eq(etag, want);
+	/* one commit by alice naming the request */
+	grove_oid h;
+	head_of(&h);
+	grove_commit *cm;
+	cr_assert_eq(grove_commit_read(G, &h, &cm), 0);
+	cr_assert_str_eq(cm->author.name, "alice");
+	cr_assert(strstr(cm->message, "PUT /dav/alice/calendars/work/e1.ics"), "%s", cm->message);
+	cr_assert(strstr(cm->message, "test-agent"), "%s", cm->message);
+	cr_assert_eq(cm->parent_count, 1);
+	cr_assert_eq(grove_oid_cmp(&cm->parents[0], &before), 0);
+	grove_commit_free(cm);
+
+	r = req("GET", "/dav/alice/calendars/work/e1.ics", ALICE, NULL);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(header(&r, "ETag"), etag);
+	cr_assert(strstr(header(&r, "Content-Type"), "text/calendar"));
+	cr_assert_not_null(header(&r, "Last-Modified"));
+	cr_assert_str_eq(r.body, ICS("e1", "one"));
+	free(r.raw);
+	r = req("HEAD", "/dav/alice/calendars/work/e1.ics", ALICE, NULL);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "");
+	free(r.raw);
+
+	/* If-None-Match: * on an existing resource */
+	expect("PUT", "/dav/alice/calendars/work/e1.ics", ALICE "If-None-Match: *\r\n",
+	       ICS("e1", "two"), 412);
+	/* stale If-Match */
+	expect("PUT", "/dav/alice/calendars/work/e1.ics",
+	       ALICE "If-Match: \"0000000000000000000000000000000000000000\"\r\n",
+	       ICS("e1", "two"), 412);
+	char im[128];
+	snprintf(im, sizeof(im), ALICE "If-Match: %s\r\n", etag);
+	expect("PUT", "/dav/alice/calendars/work/e1.ics", im, ICS("e1", "two"), 204);
+	/* the old ETag is stale now */
+	expect("PUT", "/dav/alice/calendars/work/e1.ics", im, ICS("e1", "three"), 412);
+	expect("DELETE", "/dav/alice/calendars/work/e1.ics", im, NULL, 412);
+	expect("DELETE", "/dav/alice/calendars/work/e1.ics", ALICE, NULL, 204);
+	expect("GET", "/dav/alice/calendars/work/e1.ics", ALICE, NULL, 404);
+	expect("DELETE", "/dav/alice/calendars/work/e1.ics", ALICE, NULL, 404);
+}
+
+Test(dav, put_into_missing_collection_conflicts)
+{
+	expect("PUT", "/dav/alice/calendars/nope/e1.ics", ALICE, ICS("e1", "x"), 409);
+}
+
+Test(dav, invalid_calendar_data_leaves_store_unchanged)
+{
+	mkcal();
+	grove_oid before, after;
+	head_of(&before);
+	const char *bad[] = {
+		"garbage",
+		"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+		"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nDTSTAMP:20240101T000000Z\r\n"
+		"DTSTART:20240101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", /* no UID */
+		"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\n"
+		"DTSTAMP:20240101T000000Z\r\nDTSTART:notadate\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+		"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:x\r\nUID:1\r\nEND:VCARD\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reply r = req("PUT", "/dav/alice/calendars/work/bad.ics", ALICE, bad[i]);
+		cr_assert_eq(r.status, 403, "case %zu: %s", i, r.raw);
+		cr_assert(strstr(r.body, "valid-calendar"), "%s", r.body);
+		free(r.raw);
+	}
+	expect("PUT", "/dav/alice/calendars/work/bad.ics", ALICE "Content-Type: text/plain\r\n",
+	       ICS("1", "x"), 403);
+	head_of(&after);
+	cr_assert_eq(grove_oid_cmp(&before, &after), 0, "nothing committed");
+}
+
+Test(dav, vcards)
+{
+	expect("MKCOL", "/dav/alice/addressbooks/friends/", ALICE,
+	       "<?xml version=\"1.0\"?><D:mkcol xmlns:D=\"DAV:\" "
+	       "xmlns:C=\"urn:ietf:params:xml:ns:carddav\"><D:set><D:prop><D:resourcetype>"
+	       "<D:collection/><C:addressbook/></D:resourcetype><D:displayname>Friends"
+	       "</D:displayname></D:prop></D:set></D:mkcol>", 201);
+	expect("PUT", "/dav/alice/addressbooks/friends/a.vcf", ALICE "Content-Type: text/vcard\r\n",
+	       "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nUID:a\r\nEND:VCARD\r\n", 201);
+	expect("PUT", "/dav/alice/addressbooks/friends/b.vcf", ALICE,
+	       "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nEND:VCARD\r\n", 403); /* no FN */
+	expect("PUT", "/dav/alice/addressbooks/friends/b.vcf", ALICE,
+	       "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:b\r\nUID:b\r\n", 403); /* no END */
+	reply r = req("GET", "/dav/alice/addressbooks/friends/a.vcf", ALICE, NULL);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(header(&r, "Content-Type"), "text/vcard"));
+	free(r.raw);
+	/* MKCOL with a calendar resourcetype in an address book home */
+	expect("MKCOL", "/dav/alice/addressbooks/x/", ALICE,
+	       "<D:mkcol xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:set><D:prop>"
+	       "<D:resourcetype><D:collection/><C:calendar/></D:resourcetype></D:prop></D:set>"
+	       "</D:mkcol>", 403);
+}
+
+Test(dav, propfind_depths)
+{
+	mkcal();
+	expect("PUT", "/dav/alice/calendars/work/e1.ics", ALICE, ICS("e1", "one"), 201);
+	expect("PUT", "/dav/alice/calendars/work/e2.ics", ALICE, ICS("e2", "two"), 201);
+	reply r = req("PROPFIND", "/dav/alice/calendars/work/", ALICE "Depth: 0\r\n", NULL);
+	cr_assert_eq(r.status, 207, "%s", r.raw);
+	cr_assert(strstr(r.body, "<C:calendar/>"), "%s", r.body);
+	cr_assert_null(strstr(r.body, "e1.ics"));
+	free(r.raw);
+	r = req("PROPFIND", "/dav/alice/calendars/work/", ALICE "Depth: 1\r\n",
+		"<D:propfind xmlns:D=\"DAV:\" xmlns:CS=\"http://calendarserver.org/ns/\">"
+		"<D:prop><D:getetag/><CS:getctag/><D:sync-token/><D:nonexistent/></D:prop>"
+		"</D:propfind>");
+	cr_assert_eq(r.status, 207);
+	cr_assert(strstr(r.body, "<D:href>/dav/alice/calendars/work/e1.ics</D:href>"), "%s", r.body);
+	cr_assert(strstr(r.body, "<D:href>/dav/alice/calendars/work/e2.ics</D:href>"));
+	cr_assert(strstr(r.body, "<CS:getctag>"));
+	cr_assert(strstr(r.body, "http://grove/sync/"));
+	cr_assert(strstr(r.body, "<D:nonexistent/>"));
+	cr_assert(strstr(r.body, "404 Not Found"));
+	cr_assert_null(strstr(r.body, ".props"));
+	free(r.raw);
+	r = req("PROPFIND", "/dav/alice/calendars/work/", ALICE "Depth: infinity\r\n", NULL);
+	cr_assert_eq(r.status, 403);
+	cr_assert(strstr(r.body, "propfind-finite-depth"));
+	free(r.raw);
+	expect("PROPFIND", "/dav/alice/calendars/work/", ALICE, NULL, 403);
+	/* discovery from the root */
+	r = req("PROPFIND", "/dav/", ALICE "Depth: 0\r\n",
+		"<D:propfind xmlns:D=\"DAV:\"><D:prop><D:current-user-principal/></D:prop></D:propfind>");
+	cr_assert(strstr(r.body, "<D:current-user-principal><D:href>/dav/alice/</D:href>"), "%s", r.body);
+	free(r.raw);
+	r = req("PROPFIND", "/dav/alice/", ALICE "Depth: 1\r\n",
+		"<D:propfind xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:prop>"
+		"<C:calendar-home-set/><D:resourcetype/></D:prop></D:propfind>");
+	cr_assert(strstr(r.body, "<C:calendar-home-set><D:href>/dav/alice/calendars/</D:href>"), "%s", r.body);
+	cr_assert(strstr(r.body, "<D:principal/>"));
+	cr_assert(strstr(r.body, "/dav/alice/addressbooks/"));
+	free(r.raw);
+	r = req("PROPFIND", "/dav/alice/calendars/", ALICE "Depth: 1\r\n", NULL);
+	cr_assert(strstr(r.body, "/dav/alice/calendars/work/"), "%s", r.body);
+	free(r.raw);
+	r = req("PROPFIND", "/dav/alice/calendars/work/", ALICE "Depth: 0\r\n",
+		"<D:propfind xmlns:D=\"DAV:\"><D:propname/></D:propfind>");
+	cr_assert(strstr(r.body, "<D:sync-token/>"), "%s", r.body);
+	free(r.raw);
+	expect("PROPFIND", "/dav/alice/calendars/work/", ALICE "Depth: 0\r\n", "<D:propfind", 400);
+	expect("PROPFIND", "/dav/alice/calendars/missing/", ALICE "Depth: 0\r\n", NULL, 404);
+}
+
+Test(dav, proppatch_is_atomic)
+{
+	mkcal();
+	reply r = req("PROPPATCH", "/dav/alice/calendars/work/", ALICE,
+		      "<D:propertyupdate xmlns:D=\"DAV:\" xmlns:A=\"http://apple.com/ns/ical/\">"
+		      "<D:set><D:prop><D:displayname>Work &amp; play</D:displayname>"
+		      "<A:calendar-color>#FF0000</A:calendar-color>"
+		      "<A:x><A:y z=\"1\">deep</A:y></A:x></D:prop></D:set></D:propertyupdate>");
+	cr_assert_eq(r.status, 207, "%s", r.raw);
+	cr_assert_null(strstr(r.body, "424"));
+	free(r.raw);
+	grove_oid before, after;
+	head_of(&before);
+	r = req("PROPPATCH", "/dav/alice/calendars/work/", ALICE,
+		"<D:propertyupdate xmlns:D=\"DAV:\"><D:set><D:prop><D:displayname>Other"
+		"</D:displayname><D:getetag>x</D:getetag></D:prop></D:set></D:propertyupdate>");
+	cr_assert_eq(r.status, 207);
+	cr_assert(strstr(r.body, "403 Forbidden"), "%s", r.body);
+	cr_assert(strstr(r.body, "424 Failed Dependency"), "%s", r.body);
+	free(r.raw);
+	head_of(&after);
+	cr_assert_eq(grove_oid_cmp(&before, &after), 0, "a failed PROPPATCH commits nothing");
+	r = req("PROPFIND", "/dav/alice/calendars/work/", ALICE "Depth: 0\r\n", NULL);
+	cr_assert(strstr(r.body, "<D:displayname>Work &amp; play</D:displayname>"), "%s", r.body);
+	cr_assert(strstr(r.body, "#FF0000"));
+	cr_assert(strstr(r.body, "<y z=\"1\">deep</y>"), "%s", r.body);
+	free(r.raw);
+	/* the .props file is readable text */
+	grove_buf b;
+	cr_assert_eq(grove_get(G, "main", "alice/calendars/work/.props", &b), 0);
+	cr_assert(strstr(b.data, "{DAV:}displayname: Work & play\n"), "%.*s", (int)b.size, (char *)b.data);
+	grove_buf_dispose(&b);
+	r = req("PROPPATCH", "/dav/alice/calendars/work/", ALICE,
+		"<D:propertyupdate xmlns:D=\"DAV:\"><D:remove><D:prop><D:displayname/></D:prop>"
+		"</D:remove></D:propertyupdate>");
+	cr_assert_eq(r.status, 207);
+	free(r.raw);
+	r = req("PROPFIND", "/dav/alice/calendars/work/", ALICE "Depth: 0\r\n", NULL);
+	cr_assert_null(strstr(r.body, "Work &amp; play"));
+	free(r.raw);
+}
+
+Test(dav, mkcalendar_rules)
+{
+	expect("MKCALENDAR", "/dav/alice/calendars/tasks/", ALICE,
+	       "<C:mkcalendar xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:set>"
+	       "<D:prop><D:displayname>Tasks</D:displayname><C:supported-calendar-component-set>"
+	       "<C:comp name=\"VTODO\"/></C:supported-calendar-component-set></D:prop></D:set>"
+	       "</C:mkcalendar>", 201);
+	expect("MKCALENDAR", "/dav/alice/calendars/tasks/", ALICE, NULL, 405);
+	/* an event in a VTODO-only calendar */
+	reply r = req("PUT", "/dav/alice/calendars/tasks/e.ics", ALICE, ICS("e", "x"));
+	cr_assert_eq(r.status, 403);
+	cr_assert(strstr(r.body, "supported-calendar-component"), "%s", r.body);
+	free(r.raw);
+	expect("MKCALENDAR", "/dav/alice/addressbooks/x/", ALICE, NULL, 405);
+	expect("MKCALENDAR", "/dav/alice/calendars/", ALICE, NULL, 405);
+	expect("MKCALENDAR", "/dav/alice/calendars/y/", ALICE, "<a>", 400);
+}
+
+Test(dav, copy_and_move)
+{
+	mkcal();
+	expect("MKCALENDAR", "/dav/alice/calendars/home/", ALICE, NULL, 201);
+	expect("PUT", "/dav/alice/calendars/work/e1.ics", ALICE, ICS("e1", "one"), 201);
+	expect("COPY", "/dav/alice/calendars/work/e1.ics",
+	       ALICE "Destination: http://x/dav/alice/calendars/home/e1.ics\r\n", NULL, 201);
+	expect("GET", "/dav/alice/calendars/home/e1.ics", ALICE, NULL, 200);
+	expect("COPY", "/dav/alice/calendars/work/e1.ics",
+	       ALICE "Destination: /dav/alice/calendars/home/e1.ics\r\nOverwrite: F\r\n", NULL, 412);
+	expect("COPY", "/dav/alice/calendars/work/e1.ics",
+	       ALICE "Destination: /dav/alice/calendars/home/e1.ics\r\n", NULL, 204);
+	expect("MOVE", "/dav/alice/calendars/work/e1.ics",
+	       ALICE "Destination: /dav/alice/calendars/home/moved.ics\r\n", NULL, 201);
+	expect("GET", "/dav/alice/calendars/work/e1.ics", ALICE, NULL, 404);
+	expect("GET", "/dav/alice/calendars/home/moved.ics", ALICE, NULL, 200);
+	expect("MOVE", "/dav/alice/calendars/home/moved.ics",
+	       ALICE "Destination: /dav/bob/calendars/x/moved.ics\r\n", NULL, 502);
+	expect("MOVE", "/dav/alice/calendars/home/moved.ics",
+	       ALICE "Destination: /dav/alice/calendars/nope/moved.ics\r\n", NULL, 409);
+	/* a whole calendar */
+	expect("MOVE", "/dav/alice/calendars/home/",
+	       ALICE "Destination: /dav/alice/calendars/renamed/\r\n", NULL, 201);
+	expect("GET", "/dav/alice/calendars/renamed/moved.ics", ALICE, NULL, 200);
+	expect("PROPFIND", "/dav/alice/calendars/home/", ALICE "Depth: 0\r\n", NULL, 404);
+	expect("COPY", "/dav/alice/calendars/renamed/nothere.ics",
+	       ALICE "Destination: /dav/alice/calendars/work/e1.ics\r\n", NULL, 404);
+}
+
+Test(dav, traversal_and_other_users)
+{
+	mkcal();
+	expect("PUT", "/dav/alice/calendars/work/e1.ics", ALICE, ICS("e1", "one"), 201);
+	grove_oid before, after;
+	head_of(&before);
+	expect("GET", "/dav/alice/calendars/work/../work/e1.ics", ALICE, NULL, 400);
+	expect("GET", "/dav/alice/calendars/work/%2e%2e/work/e1.ics", ALICE, NULL, 400);
+	expect("GET", "/dav/alice/calendars%2fwork/e1.ics", ALICE, NULL, 400);
+	expect("GET", "/dav/alice/calendars/work/e1%00.ics", ALICE, NULL, 400);
+	expect("GET", "/dav/alice/calendars/work/.props", ALICE, NULL, 404);
+	expect("PUT", "/dav/alice/calendars/work/.props", ALICE, ICS("x", "x"), 404);
+	expect("PUT", "/dav/alice/calendars/work/%2e%2e/%2e%2e/x.ics", ALICE, ICS("x", "x"), 400);
+	expect("GET", "/dav/alice//calendars/work/e1.ics", ALICE, NULL, 400);
+	expect("GET", "/dav/alice/other/work/e1.ics", ALICE, NULL, 404);
+	/* bob sees nothing of alice's */
+	expect("GET", "/dav/alice/calendars/work/e1.ics", BOB, NULL, 404);
+	expect("PROPFIND", "/dav/alice/", BOB "Depth: 0\r\n", NULL, 404);
+	expect("PUT", "/dav/alice/calendars/work/e2.ics", BOB, ICS("e2", "x"), 404);
+	expect("DELETE", "/dav/alice/calendars/work/", BOB, NULL, 404);
+	head_of(&after);
+	cr_assert_eq(grove_oid_cmp(&before, &after), 0);
+	/* unknown or unsupported methods */
+	expect("PATCH", "/dav/alice/calendars/work/e1.ics", ALICE, NULL, 501);
+	expect("LOCK", "/dav/alice/calendars/work/e1.ics", ALICE, NULL, 501);
+	expect("FROB", "/dav/alice/", ALICE, NULL, 501);
+}
+
+/* Two writers prepared against the same head: both land, the second by
+ * rebasing; a stale If-Match found on the retry gives 412. */
+typedef struct {
+	grove__dav_ctx *c;
+	const char *key, *data;
+	int calls;
+} two_op;
+
+static int two_check(void *arg, grove_view *base)
+{
+	(void)base;
+	((two_op *)arg)->calls++;
+	return 0;
+}
+
+static int two_build(void *arg, grove_txn *txn, grove_view *base)
+{
+	two_op *op = arg;
+	two_check(arg, base);
+	return grove_txn_set(txn, op->key, op->data, strlen(op->data)) < 0 ? 500 : 0;
+}
+
+Test(dav, concurrent_puts_both_land)
+{
+	mkcal();
+	grove_oid head;
+	head_of(&head);
+	/* a competing commit lands between begin and commit of our write:
+	 * simulate by committing directly inside the first build */
+	grove_txn *other;
+	cr_assert_eq(grove_txn_begin(&other, G, "main"), 0);
+	cr_assert_eq(grove_txn_set(other, "alice/calendars/work/a.ics", "A", 1), 0);
+	two_op op = { NULL, "alice/calendars/work/b.ics", "B", 0 };
+	grove_txn *mine;
+	cr_assert_eq(grove_txn_begin(&mine, G, "main"), 0);
+	cr_assert_eq(grove_txn_set(mine, op.key, "B", 1), 0);
+	cr_assert_eq(grove_txn_commit(other, NULL, NULL), 0);
+	grove_txn_free(other);
+	/* our transaction is now stale: the DAV commit loop must rebase */
+	cr_assert_eq(grove_txn_commit(mine, NULL, NULL), GROVE_EHEADMOVED);
+	grove_txn_free(mine);
+
+	grove__dav_store st = { G, "main", "localhost" };
+	grove__dav_write w = { two_build, two_check, &op };
+	grove__dav_change ch = { "alice", "PUT", "/dav/alice/calendars/work/b.ics", NULL, NULL };
+	grove_oid out;
+	cr_assert_eq(grove__dav_commit(&st, &w, &ch, &out), 0);
+	cr_assert(grove_exists(G, "main", "alice/calendars/work/a.ics") == 1);
+	cr_assert(grove_exists(G, "main", "alice/calendars/work/b.ics") == 1);
+}
+
+/* A write whose build runs while another commit sneaks in: the commit loop
+ * sees GROVE_EHEADMOVED, rebases, rechecks, and both changes survive. */
+typedef struct {
+	int sneaked;
+	int rechecks;
+	const char *recheck_status_key; /* when set: 412 if this key changed */
+	grove_oid seen;
+} race_op;
+
+static int race_recheck(void *arg, grove_view *base)
+{
+	race_op *op = arg;
+	op->rechecks++;
+	if (op->recheck_status_key) {
+		grove_oid id;
+		grove_kind k;
+		if (grove_view_id(base, op->recheck_status_key, &id, &k) < 0 ||
+		    grove_oid_cmp(&id, &op->seen) != 0)
+			return 412;
+	}
+	return 0;
+}
+
+static int race_build(void *arg, grove_txn *txn, grove_view *base)
+{
+	race_op *op = arg;
+	if (op->recheck_status_key) {
+		grove_kind k;
+		grove_view_id(base, op->recheck_status_key, &op->seen, &k);
+	}
+	if (!op->sneaked) {
+		op->sneaked = 1;
+		/* another request commits after our base was read */
+		const char *v = op->recheck_status_key ? "X3" : "X2";
+		cr_assert_eq(grove_set(G, "main", "alice/calendars/work/x.ics", v, 2, NULL, NULL), 0);
+	}
+	return grove_txn_set(txn, "alice/calendars/work/y.ics", "Y", 1) < 0 ? 500 : 0;
+}
+
+Test(dav, commit_loop_rebases_and_rechecks)
+{
+	mkcal();
+	cr_assert_eq(grove_set(G, "main", "alice/calendars/work/x.ics", "X1", 2, NULL, NULL), 0);
+	grove__dav_store st = { G, "main", "localhost" };
+	grove__dav_change ch = { "alice", "PUT", "/dav/alice/calendars/work/y.ics", "ua", NULL };
+	grove_oid out;
+	race_op op = { 0 };
+	grove__dav_write w = { race_build, race_recheck, &op };
+	cr_assert_eq(grove__dav_commit(&st, &w, &ch, &out), 0);
+	cr_assert_eq(op.rechecks, 1, "rebased once");
+	grove_buf b;
+	cr_assert_eq(grove_get(G, "main", "alice/calendars/work/x.ics", &b), 0);
+	cr_assert_eq(b.size, 2);
+	cr_assert_eq(memcmp(b.data, "X2", 2), 0, "the concurrent write survived");
+	grove_buf_dispose(&b);
+	cr_assert(grove_exists(G, "main", "alice/calendars/work/y.ics") == 1);
+
+	/* now the precondition depends on x.ics, which the racer changes */
+	race_op op2 = { 0, 0, "alice/calendars/work/x.ics", { { 0 } } };
+	grove__dav_write w2 = { race_build, race_recheck, &op2 };
+	grove_oid before, after;
+	head_of(&before);
+	cr_assert_eq(grove__dav_commit(&st, &w2, &ch, &out), 412);
+	head_of(&after);
+	cr_assert_neq(grove_oid_cmp(&before, &after), 0, "only the racer committed");
+	cr_assert_eq(grove_get(G, "main", "alice/calendars/work/y.ics", &b), 0);
+	grove_buf_dispose(&b);
+}
+
+Test(dav, props_file_round_trip)
+{
+	grove__dav_props p = { 0 };
+	cr_assert_eq(grove__dav_props_set(&p, "type", "calendar", 0), 0);
+	cr_assert_eq(grove__dav_props_set(&p, "{urn:ietf:params:xml:ns:caldav}calendar-timezone",
+					  "BEGIN:VCALENDAR\r\nX:a\\b\r\nEND:VCALENDAR\r\n", 0), 0);
+	cr_assert_eq(grove__dav_props_set(&p, "{urn:x}c", "<c xmlns=\"urn:x\"><a>1</a></c>", 1), 0);
+	cr_assert_eq(grove__dav_props_set(&p, "{DAV:}displayname", "", 0), 0);
+	grove__sbuf out = GROVE_SBUF_INIT;
+	cr_assert_eq(grove__dav_props_format(&p, &out), 0);
+	cr_assert_null(strchr(strchr(out.data, '\n') + 1, '\r'));
+	grove__dav_props q;
+	cr_assert_eq(grove__dav_props_parse(&q, out.data, out.len), 0);
+	cr_assert_eq(q.count, p.count);
+	for (size_t i = 0; i < p.count; i++) {
+		cr_assert_str_eq(q.items[i].name, p.items[i].name);
+		cr_assert_str_eq(q.items[i].value, p.items[i].value);
+		cr_assert_eq(q.items[i].is_xml, p.items[i].is_xml);
+	}
+	grove__dav_props_dispose(&q);
+	cr_assert_eq(grove__dav_props_parse(&q, "{unterminated", 13), GROVE_EINVALID);
+	cr_assert_eq(grove__dav_props_parse(&q, "novalue", 7), GROVE_EINVALID);
+	grove__sbuf_dispose(&out);
+	grove__dav_props_dispose(&p);
+}
