@@ -35,6 +35,7 @@ typedef struct {
 	grove__git_pipe *pipe;
 	grove__upload_pack *up;
 	grove__receive *rp;
+	grove__sbuf held;         /* input that arrived while a job ran */
 	int eof;                  /* the client finished sending */
 	int closed;               /* on_close ran: free once no job is left */
 	int logged;
@@ -48,6 +49,7 @@ static void dconn_free(dconn *dc)
 	grove__receive_free(dc->rp);
 	grove__git_pipe_free(dc->pipe);
 	grove__pkt_reader_dispose(&dc->rd);
+	grove__sbuf_dispose(&dc->held);
 	free(dc);
 }
 
@@ -123,6 +125,7 @@ static int sink_alive(void *arg)
 static const grove__git_sink conn_sink = { sink_write, sink_backlog, sink_alive };
 
 static void drive(dconn *dc);
+static void feed(dconn *dc, const char *data, size_t len);
 
 static void job_pack(void *arg)
 {
@@ -147,10 +150,16 @@ static void job_done(void *arg)
 		return;
 	}
 	grove__conn_pause_read(dc->c, 0);
-	/* Input that came with the request is parsed now. */
-	if (dc->up && grove__upload_pack_feed(dc->up, NULL, 0) < 0)
-		note_error(dc, grove_error_message());
-	drive(dc);
+	/* Input kept by the session or held here while the job ran is
+	 * parsed now. */
+	if (dc->held.len) {
+		grove__sbuf held = dc->held;
+		dc->held = (grove__sbuf)GROVE_SBUF_INIT;
+		feed(dc, held.data, held.len);
+		grove__sbuf_dispose(&held);
+		return;
+	}
+	feed(dc, NULL, 0);
 }
 
 static void run_job(dconn *dc, grove__loop_fn job)
@@ -339,6 +348,15 @@ static void on_read(grove__conn *c, const char *data, size_t len)
 			dc->eof = 1;
 			if (!grove__git_pipe_busy(dc->pipe))
 				drive(dc);
+			return;
+		}
+		/* Reading is paused during a job, but never feed the session
+		 * while a worker uses it. */
+		if (grove__git_pipe_busy(dc->pipe)) {
+			if (grove__sbuf_put(&dc->held, data, len) < 0) {
+				note_error(dc, "out of memory");
+				grove__conn_abort(c);
+			}
 			return;
 		}
 		feed(dc, data, len);
