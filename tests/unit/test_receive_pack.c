@@ -5,6 +5,7 @@
  * were.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -991,5 +992,101 @@ Test(receive_pack, pack_limits, .init = make_repo, .fini = drop_repo)
 	assert_unchanged(g, &before);
 	grove__sbuf_dispose(&req);
 	free(m);
+	grove_close(g);
+}
+
+/* ===================================================================== */
+/* The work step on a worker thread, and refs moving meanwhile             */
+
+static void *work_thread(void *arg)
+{
+	return (void *)(intptr_t)grove__receive_work(arg);
+}
+
+/* Feeds req and runs the work on another thread; returns the session in
+ * state NEED_FINISH. */
+static grove__receive *fed_and_worked(grove *g, const grove__sbuf *req, grove__sbuf *out)
+{
+	grove__receive *rp;
+	pthread_t t;
+	void *ret;
+	cr_assert_eq(grove__receive_new(&rp, g, NULL, sink_write, out), 0);
+	cr_assert_eq(grove__receive_feed(rp, req->data, req->len), 0);
+	cr_assert_eq(grove__receive_state_get(rp), GROVE__RECEIVE_NEED_WORK);
+	cr_assert_eq(pthread_create(&t, NULL, work_thread, rp), 0);
+	cr_assert_eq(pthread_join(t, &ret), 0);
+	cr_assert_eq((intptr_t)ret, 0);
+	cr_assert_eq(grove__receive_state_get(rp), GROVE__RECEIVE_NEED_FINISH);
+	cr_assert_eq(out->len, 0, "work wrote output");
+	return rp;
+}
+
+Test(receive_pack, ref_moves_between_work_and_finish, .init = make_repo, .fini = drop_repo)
+{
+	grove *g = mem_store();
+	grove__sbuf req = GROVE_SBUF_INIT, out = GROVE_SBUF_INIT;
+	char *m = rev("main"), *p = rev("main~1"), *side = rev("side");
+	grove_oid pid, mid;
+	cr_assert_eq(grove_oid_fromhex(&pid, p), 0);
+	cr_assert_eq(grove_oid_fromhex(&mid, m), 0);
+
+	/* The store has main~1 on main and on other. */
+	cmd_line(&req, 1, "report-status", ZERO_HEX, p, "refs/heads/main");
+	cmd_line(&req, 0, NULL, ZERO_HEX, p, "refs/heads/other");
+	flush_pkt(&req);
+	git_pack(&req, "main~1", NULL);
+	push_result r = push(g, &req);
+	cr_assert_str_eq(r.out, "unpack ok\nok refs/heads/main\nok refs/heads/other\n<flush>\n", "%s", r.out);
+	result_dispose(&r);
+	grove__sbuf_dispose(&req);
+
+	/* Non-atomic: main moves under the push; other still applies. */
+	cmd_line(&req, 1, "report-status", p, m, "refs/heads/main");
+	cmd_line(&req, 0, NULL, p, m, "refs/heads/other");
+	flush_pkt(&req);
+	git_pack(&req, "main ^main~1", NULL);
+	grove__receive *rp = fed_and_worked(g, &req, &out);
+	cr_assert_eq(grove_branch_set_head(g, "main", &pid, &pid), 0); /* same value: no move */
+	cr_assert_eq(grove_branch_delete(g, "main"), 0);
+	cr_assert_eq(grove__receive_finish(rp), 0);
+	char *text = decode(out.data, out.len, 0, NULL);
+	cr_assert_str_eq(text, "unpack ok\nng refs/heads/main stale info\nok refs/heads/other\n<flush>\n", "%s", text);
+	free(text);
+	grove__receive_free(rp);
+	grove_oid id;
+	cr_assert_eq(grove_ref_read(g, "refs/heads/main", &id), GROVE_ENOTFOUND);
+	cr_assert_eq(grove_ref_read(g, "refs/heads/other", &id), 0);
+	cr_assert(grove__oid_equal(&id, &mid));
+	grove__sbuf_dispose(&out);
+	grove__sbuf_dispose(&req);
+
+	/* Atomic: restore main at main~1, move it during the push: nothing
+	 * applies and the objects of the push stay invisible. */
+	cr_assert_eq(grove_branch_create_at(g, "main", &pid, 0), 0);
+	grove_ref_update tu = { "refs/tags/third", { { 0 } }, pid, 1 };
+	cr_assert_eq(grove_ref_update_batch(g, &tu, 1), 0);
+	cmd_line(&req, 1, "report-status atomic", p, side, "refs/tags/third");
+	cmd_line(&req, 0, NULL, p, m, "refs/heads/main");
+	flush_pkt(&req);
+	git_pack(&req, "side main ^main~1", NULL);
+	snapshot before = snap(g);
+	rp = fed_and_worked(g, &req, &out);
+	free(before.refs);
+	tu.old_id = pid;
+	tu.new_id = mid;
+	cr_assert_eq(grove_ref_update_batch(g, &tu, 1), 0);
+	before = snap(g);
+	cr_assert_eq(grove__receive_finish(rp), 0);
+	text = decode(out.data, out.len, 0, NULL);
+	cr_assert(has(text, "ng refs/tags/third stale info\n"), "%s", text);
+	cr_assert(has(text, "ng refs/heads/main atomic push failure\n"), "%s", text);
+	free(text);
+	grove__receive_free(rp);
+	assert_unchanged(g, &before);
+	grove__sbuf_dispose(&out);
+	grove__sbuf_dispose(&req);
+	free(m);
+	free(p);
+	free(side);
 	grove_close(g);
 }
