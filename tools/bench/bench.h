@@ -75,6 +75,7 @@ int w5_git_index_pack(const bench_env *e, bench_result *r);
 int bench_gen_history(FILE *out, size_t commits);
 
 int w1_libgit2(const bench_env *e, bench_result *r);
+int w1_libgit2_fsync(const bench_env *e, bench_result *r);
 int w2_libgit2(const bench_env *e, bench_result *r);
 int w3_libgit2(const bench_env *e, bench_result *r);
 

@@ -91,7 +91,7 @@ static int init_repo(const bench_env *e, bench_result *r, const char *name, git_
 	return 0;
 }
 
-int w1_libgit2(const bench_env *e, bench_result *r)
+static int w1_git(const bench_env *e, bench_result *r, int fsync_on)
 {
 	git_repository *repo;
 	git_commit *head = NULL;
@@ -101,7 +101,7 @@ int w1_libgit2(const bench_env *e, bench_result *r)
 	uint64_t seed = 0x9E3779B97F4A7C15ULL, n = 0;
 	double t0, t1;
 
-	if (init_repo(e, r, W1_REPO, &repo) < 0)
+	if (init_repo(e, r, fsync_on ? "w1-libgit2-fsync" : W1_REPO, &repo) < 0)
 		return -1;
 	if (build_tree(r, repo, BENCH_DIRS, &tree_id) < 0 ||
 	    commit_tree(r, repo, &tree_id, NULL, &commit_id) < 0)
@@ -110,6 +110,9 @@ int w1_libgit2(const bench_env *e, bench_result *r)
 		fail_git(r, "lookup");
 		goto out;
 	}
+	/* After populating: the timed commits fsync objects and refs. */
+	if (fsync_on)
+		git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	t0 = bench_now();
 	for (;;) {
 		size_t i = (size_t)(bench_rand(&seed) % BENCH_KEYS);
@@ -148,13 +151,24 @@ int w1_libgit2(const bench_env *e, bench_result *r)
 	r->value = (double)n / r->secs;
 	snprintf(r->unit, sizeof(r->unit), "commits/s");
 	bench_note(r, "per commit: git_blob_create_from_buffer + git_tree_create_updated + "
-		"git_commit_create updating refs/heads/main (loose objects, libgit2 defaults: no fsync); "
-		"%llu commits", (unsigned long long)n);
+		"git_commit_create updating refs/heads/main (loose objects, %s); "
+		"%llu commits", fsync_on ? "GIT_OPT_ENABLE_FSYNC_GITDIR" : "libgit2 defaults: no fsync",
+		(unsigned long long)n);
 out:
 	git_tree_free(base);
 	git_commit_free(head);
 	git_repository_free(repo);
 	return r->failed ? -1 : 0;
+}
+
+int w1_libgit2(const bench_env *e, bench_result *r)
+{
+	return w1_git(e, r, 0);
+}
+
+int w1_libgit2_fsync(const bench_env *e, bench_result *r)
+{
+	return w1_git(e, r, 1);
 }
 
 int w2_libgit2(const bench_env *e, bench_result *r)
