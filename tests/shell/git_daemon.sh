@@ -3,7 +3,8 @@
 # empty store clone then first push, full clone (same ids as the git-made
 # source), --depth 1, --filter=blob:none with a lazy blob fetch, incremental
 # fetch, push of a new branch / fast-forward / refused non-ff / delete,
-# read-only without --enable-receive-pack, a bare git repository as store,
+# read-only without --enable-receive-pack, a bare git repository as store
+# (clone and push), a connection limit,
 # 20 clients cloning and pushing at once, garbage and oversized pkt-lines on
 # a raw socket (ERR, and the daemon keeps serving), graceful SIGTERM.
 # Every clone passes git fsck --strict.
@@ -129,6 +130,13 @@ for v in 0 2; do
 	git -C inc$v fsck --strict >/dev/null 2>&1 || fail "fsck inc$v"
 done
 
+# a bare git repository as store: push, then git itself sees the commit
+git clone -q "$URL/plain" pw || fail "clone of plain.git"
+(cd pw && echo pushed >p.txt && git add p.txt && git commit -qm "to plain" && git push -q origin HEAD:main) ||
+	fail "push to a git: store"
+[ "$(git -C stores/plain.git rev-parse main)" = "$(git -C pw rev-parse HEAD)" ] || fail "git: store head after push"
+git -C stores/plain.git fsck --strict >/dev/null 2>&1 || fail "fsck of the git: store after a push"
+
 # --- 20 clients clone and push to their own branches at once ---------------
 pids=()
 for i in $(seq 1 20); do
@@ -175,6 +183,21 @@ exec 3>&-
 git clone -q "$URL/full" after || fail "clone after bad input"
 git -C after fsck --strict >/dev/null 2>&1 || fail "fsck after bad input"
 grep -q "error: bad pkt-line" "$tmp/rw.log" || fail "bad input not in the access log"
+stop_server
+
+# --- a connection limit: the connection beyond it is refused, then served again
+start_server "$tmp/limit.log" "$GROVE" daemon --listen 127.0.0.1 --port 0 --base-path "$tmp/stores" \
+	--max-connections 2
+exec 4<>"/dev/tcp/127.0.0.1/$PORT" 5<>"/dev/tcp/127.0.0.1/$PORT"
+sleep 0.2
+! git clone -q "git://127.0.0.1:$PORT/full" over 2>/dev/null || fail "connection beyond the limit served"
+exec 4>&- 5>&-
+ok=
+for i in $(seq 1 50); do
+	git clone -q "git://127.0.0.1:$PORT/full" under 2>/dev/null && { ok=1; break; }
+	rm -rf under; sleep 0.1
+done
+[ -n "$ok" ] || fail "no clone after the idle connections closed"
 stop_server
 
 echo "git_daemon: all passed"
