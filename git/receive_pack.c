@@ -472,7 +472,18 @@ static int write_report(grove__receive *rp)
 	if (rc == 0)
 		rc = grove__pkt_flush(&rep);
 	if (rc == 0 && (rp->caps & GROVE__RP_CAP_SIDE_BAND_64K)) {
-		rc = grove__pkt_sideband(&out, 1, rep.data, rep.len, GROVE__SIDEBAND64K_DATA_MAX);
+		/* The reason a pack was refused also goes to the user's terminal
+		 * ("remote: error: ..."), as git's receive-pack does. */
+		if (rp->unpack_error && !(rp->caps & GROVE__RP_CAP_QUIET)) {
+			grove__sbuf msg = GROVE_SBUF_INIT;
+			rc = grove__sbuf_printf(&msg, "error: %s\n", rp->unpack_error);
+			if (rc == 0)
+				rc = grove__pkt_sideband(&out, 2, msg.data, msg.len,
+					GROVE__SIDEBAND64K_DATA_MAX);
+			grove__sbuf_dispose(&msg);
+		}
+		if (rc == 0)
+			rc = grove__pkt_sideband(&out, 1, rep.data, rep.len, GROVE__SIDEBAND64K_DATA_MAX);
 		if (rc == 0)
 			rc = grove__pkt_flush(&out);
 		if (rc == 0)

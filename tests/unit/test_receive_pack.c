@@ -850,6 +850,20 @@ Test(receive_pack, corrupt_pack, .init = make_repo, .fini = drop_repo)
 	/* Damage a byte in the last entry's data: the checksum or zlib catches it. */
 	req.data[req.len - 25] ^= 0x55;
 	expect_unpack_error(g, &req, 1, "unpack ");
+	/* With side-band-64k the reason also goes to band 2 for the terminal. */
+	{
+		grove__sbuf sb = GROVE_SBUF_INIT;
+		cmd_line(&sb, 1, "report-status side-band-64k", ZERO_HEX, m, "refs/heads/main");
+		flush_pkt(&sb);
+		put(&sb, req.data + start, req.len - start);
+		snapshot before = snap(g);
+		push_result r = push_opts(g, NULL, &sb, 0, 1, 1);
+		cr_assert(!strncmp(r.out, "unpack ", 7) && strncmp(r.out, "unpack ok", 9), "%s", r.out);
+		cr_assert(!strncmp(r.progress, "error: ", 7), "band 2: '%s'", r.progress);
+		result_dispose(&r);
+		assert_unchanged(g, &before);
+		grove__sbuf_dispose(&sb);
+	}
 	/* A bad signature is refused at once, before the rest arrives. */
 	req.data[start] = 'J';
 	expect_unpack_error(g, &req, 0, "not a pack");
