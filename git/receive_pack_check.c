@@ -57,7 +57,6 @@ static int q_rehash(grove__rp_quarantine *q, size_t nslots)
 
 static int q_add(grove__rp_quarantine *q, const grove__object *rec)
 {
-	int rc;
 	if (q_find(q, &rec->id))
 		return 0; /* a pack may repeat an object */
 	if (q->n == q->cap) {
@@ -77,8 +76,7 @@ static int q_add(grove__rp_quarantine *q, const grove__object *rec)
 			i = (i + 1) & mask;
 		q->slots[i] = q->n;
 	}
-	rc = 0;
-	return rc;
+	return 0;
 }
 
 /* The overlay backend: what decoding a quarantined delta reads its base
