@@ -2,10 +2,13 @@
  * table, error reporting and exit codes. */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_STORE "./grove-data"
 
@@ -385,12 +388,29 @@ static int take_value(int argc, char **argv, int *i, const char *shortname, cons
 	return 0;
 }
 
+/* With stdin, stdout or stderr closed, the store's files would get those
+ * descriptors: `set` would read a data file as the value, and messages
+ * would be written into it.  Park /dev/null on any closed one. */
+static void sanitize_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+			int nfd = open("/dev/null", O_RDWR);
+			if (nfd < 0)
+				exit(EXIT_STORE);
+			if (nfd > 2)
+				close(nfd); /* cannot happen: fd was free and is the lowest */
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	cli c = { 0 };
 	const cli_command *cmd;
 	int i, rc, missing = 0;
 
+	sanitize_std_fds();
 	c.location = getenv("GROVE_STORE");
 	if (!c.location || !*c.location)
 		c.location = DEFAULT_STORE;
