@@ -53,6 +53,10 @@ int cli_error(cli *c, int exit_code, const char *fmt, ...) __attribute__((format
 int cli_usage_error(cli *c, const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Maps a grove_code to an exit code. */
 int cli_exit_code(int code);
+/* For writes that may simply be tried again: when err is GROVE_ELOCKED or
+ * GROVE_EHEADMOVED (another writer was busy), sleeps a little and returns 1
+ * while *attempt stays under the limit (about five seconds in all). */
+int cli_should_retry(int err, int *attempt);
 /* Starts the --json document (an object); returns the writer. */
 json_writer *cli_json(cli *c);
 /* Looks up a command by name (for help). */

@@ -115,8 +115,14 @@ int cmd_branch(cli *c, int argc, char **argv)
 		}
 		free(head);
 		grove_error_clear();
-		if ((err = grove_branch_head(c->g, name, &start)) < 0 ||
-		    (err = grove_branch_delete(c->g, name)) < 0)
+		if ((err = grove_branch_head(c->g, name, &start)) < 0)
+			return cli_fail(c, err);
+		for (int attempt = 0;;) {
+			err = grove_branch_delete(c->g, name);
+			if (err != GROVE_ELOCKED || !cli_should_retry(err, &attempt))
+				break;
+		}
+		if (err < 0)
 			return cli_fail(c, err);
 		if (c->json) {
 			json_writer *w = cli_json(c);
@@ -141,7 +147,12 @@ int cmd_branch(cli *c, int argc, char **argv)
 			return cli_fail(c, err);
 		}
 	}
-	if ((err = grove_branch_create_at(c->g, name, &start, force)) < 0)
+	for (int attempt = 0;;) {
+		err = grove_branch_create_at(c->g, name, &start, force);
+		if (err != GROVE_ELOCKED || !cli_should_retry(err, &attempt))
+			break;
+	}
+	if (err < 0)
 		return cli_fail(c, err);
 	if (c->json) {
 		json_writer *w = cli_json(c);

@@ -246,10 +246,14 @@ static int write_command(cli *c, int argc, char **argv, int remove)
 	copts.author = &ident.author;
 	copts.committer = &ident.committer;
 	copts.message = message;
-	if (remove)
-		err = grove_remove(c->g, branch, key, &copts, &id);
-	else
-		err = grove_set(c->g, branch, key, data ? data : "", size, &copts, &id);
+	for (int attempt = 0;;) {
+		if (remove)
+			err = grove_remove(c->g, branch, key, &copts, &id);
+		else
+			err = grove_set(c->g, branch, key, data ? data : "", size, &copts, &id);
+		if (!cli_should_retry(err, &attempt))
+			break;
+	}
 	if (err < 0)
 		rc = cli_fail(c, err);
 	else

@@ -112,7 +112,16 @@ int cmd_merge(cli *c, int argc, char **argv)
 	mopts.commit = &copts;
 	/* The library takes a revision string; hand it the resolved id so the
 	 * CLI's extra syntax (abbreviations, ~N) works too. */
-	err = grove_merge(c->g, branch, grove_oid_tohex(from_hex, &theirs), &mopts, &out, &conflicts);
+	for (int attempt = 0;;) {
+		/* A merge that lost a race is recomputed against the new head. */
+		err = grove_merge(c->g, branch, grove_oid_tohex(from_hex, &theirs), &mopts, &out, &conflicts);
+		if (!cli_should_retry(err, &attempt))
+			break;
+		grove_conflict_list_dispose(&conflicts);
+		if (grove_branch_head(c->g, branch, &before) == 0)
+			unborn = 0;
+		grove_error_clear();
+	}
 	cli_identity_dispose(&ident);
 	free(default_msg);
 	if (err == GROVE_ECONFLICT) {

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_STORE "./grove-data"
@@ -326,6 +327,20 @@ int cli_branch(cli *c, const char **out)
 	}
 	*out = c->branch;
 	return 0;
+}
+
+int cli_should_retry(int err, int *attempt)
+{
+	struct timespec ts;
+	if ((err != GROVE_ELOCKED && err != GROVE_EHEADMOVED) || *attempt >= 250)
+		return 0;
+	(*attempt)++;
+	/* 10-30 ms, jittered by pid and attempt so racing writers spread out. */
+	ts.tv_sec = 0;
+	ts.tv_nsec = (10 + (long)((getpid() * 7 + *attempt * 13) % 21)) * 1000000L;
+	nanosleep(&ts, NULL);
+	grove_error_clear();
+	return 1;
 }
 
 json_writer *cli_json(cli *c)
