@@ -133,5 +133,6 @@ int cmd_receive_pack(cli *c, int argc, char **argv);
 int cmd_upload_pack(cli *c, int argc, char **argv);
 int cmd_daemon(cli *c, int argc, char **argv);
 int cmd_serve(cli *c, int argc, char **argv);
+int cmd_user(cli *c, int argc, char **argv);
 
 #endif

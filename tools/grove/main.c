@@ -141,6 +141,16 @@ static const cli_command commands[] = {
 	  "  --workers N             threads building packs (default: CPUs, 2 to 8)\n"
 	  "  --max-request-mb N      largest request body, i.e. push (default 512)",
 	  "Serve stores over HTTP (git smart HTTP)" },
+	{ "user", cmd_user,
+	  "grove user [--htpasswd FILE] add|passwd NAME [--password-stdin]\n"
+	  "       grove user [--htpasswd FILE] remove NAME\n"
+	  "       grove user [--htpasswd FILE] list\n\n"
+	  "Manage the accounts of grove serve in an htpasswd file (default\n"
+	  "./grove-data/htpasswd).  Passwords are hashed with bcrypt ($2b$, cost 10;\n"
+	  "sha512-crypt where bcrypt is missing), read from the terminal without echo\n"
+	  "or, with --password-stdin, from the first line of stdin.  The file is\n"
+	  "replaced atomically (mode 0600).  Names: letters, digits and ._- only.",
+	  "Manage grove serve's users (htpasswd)" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
