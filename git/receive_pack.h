@@ -48,6 +48,20 @@ typedef struct {
 	/* Protocol version 1 (GIT_PROTOCOL "version=1"): the advertisement
 	 * starts with "version 1".  Version 2 has no push: use 0 for it. */
 	int protocol_v1;
+	/*
+	 * Optional: a last check of each ref update that passed the built-in
+	 * ones (name, old id, connectivity, fast-forward), e.g. to validate the
+	 * files of a new tree.  Runs during grove__receive_work (possibly on a
+	 * worker thread), before anything is written; the pushed objects are
+	 * read with grove__receive_read_object.  Return 0 to accept, 1 to
+	 * refuse the update with *reason (malloc'd text, taken by the session,
+	 * shown to the client as "[remote rejected] (reason)"), or a negative
+	 * grove code to fail the whole check.  old_id is zero for a new ref;
+	 * deletes are not passed.
+	 */
+	int (*check_update)(void *arg, grove__receive *rp, const char *refname,
+		const grove_oid *old_id, const grove_oid *new_id, char **reason);
+	void *check_arg;
 } grove__receive_opts;
 
 typedef enum {
@@ -82,6 +96,11 @@ int grove__receive_feed(grove__receive *rp, const void *data, size_t len);
 int grove__receive_input_end(grove__receive *rp);
 
 grove__receive_state grove__receive_state_get(const grove__receive *rp);
+
+/* Reads an object as the push sees it: from the received pack, else from
+ * the store.  For check_update; out is freed with grove_buf_dispose. */
+int grove__receive_read_object(grove__receive *rp, const grove_oid *id, grove_otype *type,
+	grove_buf *out);
 
 /* Indexes the pack and checks every command (NEED_WORK -> NEED_FINISH).
  * Never writes output or changes the store. */

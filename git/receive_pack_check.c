@@ -108,6 +108,12 @@ static const grove__backend_ops overlay_ops = {
 	.exists = overlay_exists,
 };
 
+int grove__receive_read_object(grove__receive *rp, const grove_oid *id, grove_otype *type,
+	grove_buf *out)
+{
+	return overlay_read(&rp->q.be, id, type, out);
+}
+
 void grove__rp_quarantine_init(grove__rp_quarantine *q, grove *g)
 {
 	memset(q, 0, sizeof(*q));
@@ -466,6 +472,21 @@ int grove__rp_check_commands(grove__receive *rp)
 		if (rc < 0)
 			goto fail;
 		if (rc == 0 && (rc = grove__rp_refuse(c, "non-fast-forward")) < 0)
+			goto fail;
+	}
+
+	/* The caller's own check, last: it may read the new trees. */
+	for (i = 0; rp->o.check_update && i < rp->ncmds; i++) {
+		grove__rp_command *c = &rp->cmds[i];
+		char *reason = NULL;
+		if (c->error || grove_oid_is_zero(&c->new_id))
+			continue;
+		rc = rp->o.check_update(rp->o.check_arg, rp, c->refname, &c->old_id, &c->new_id,
+			&reason);
+		if (rc > 0)
+			rc = grove__rp_refuse(c, reason ? reason : "refused by the server");
+		free(reason);
+		if (rc < 0)
 			goto fail;
 	}
 	return 0;
