@@ -24,9 +24,10 @@ static grove__lmdb *H(grove_backend *be)
 	return (grove__lmdb *)be;
 }
 
-static int get_record(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id, grove__lmdb_rec *rec)
+static int get_record(grove__lmdb_env *e, const grove__lmdb_rtxn *rt, const grove_oid *id,
+	grove__lmdb_rec *rec)
 {
-	return grove__lmdb_get_record(e, txn, id, rec, NULL);
+	return grove__lmdb_get_record(e, rt->txn, rt->segcache, id, rec, NULL);
 }
 
 static int lmdb_read(grove_backend *be, const grove_oid *id, grove_otype *type, grove_buf *out)
@@ -39,7 +40,7 @@ static int lmdb_read(grove_backend *be, const grove_oid *id, grove_otype *type, 
 
 	if ((rc = grove__lmdb_read_begin(e, &rt)) < 0)
 		return rc;
-	if ((rc = get_record(e, rt.txn, id, &rec)) < 0) {
+	if ((rc = get_record(e, &rt, id, &rec)) < 0) {
 		grove__lmdb_read_end(e, &rt);
 		return rc;
 	}
@@ -102,7 +103,7 @@ static int lmdb_read_header(grove_backend *be, const grove_oid *id, grove_otype 
 
 	if ((rc = grove__lmdb_read_begin(e, &rt)) < 0)
 		return rc;
-	rc = get_record(e, rt.txn, id, &rec);
+	rc = get_record(e, &rt, id, &rec);
 	grove__lmdb_read_end(e, &rt);
 	if (rc == 0) {
 		*type = rec.type;
@@ -121,7 +122,7 @@ static int lmdb_read_raw(grove_backend *be, const grove_oid *id, grove__object *
 
 	if ((rc = grove__lmdb_read_begin(e, &rt)) < 0)
 		return rc;
-	if ((rc = get_record(e, rt.txn, id, &rec)) < 0) {
+	if ((rc = get_record(e, &rt, id, &rec)) < 0) {
 		grove__lmdb_read_end(e, &rt);
 		return rc;
 	}
@@ -385,7 +386,7 @@ static int lmdb_stats(grove_backend *be, grove_stats *out)
 		st.objects++;
 		memset(&id, 0, sizeof(id));
 		memcpy(id.id, k.mv_data, k.mv_size < GROVE_OID_RAWSZ ? k.mv_size : GROVE_OID_RAWSZ);
-		if (grove__lmdb_resolve(e, rt.txn, &id, &v, &r) < 0) {
+		if (grove__lmdb_resolve(e, rt.txn, rt.segcache, &id, &v, &r) < 0) {
 			grove_error_clear(); /* stats count damaged records as they are */
 			r = v;
 		}

@@ -187,6 +187,7 @@ static int map_resize(grove__lmdb_env *e, size_t failed_size)
 		struct timespec pause = { 0, 20000 };
 		nanosleep(&pause, NULL);
 	}
+	atomic_fetch_add(&e->map_gen, 1); /* segment caches may point into the old map */
 	rc = mdb_env_set_mapsize(e->env, 0); /* adopt a size another process set */
 	if (rc == 0 && failed_size) {
 		mdb_env_info(e->env, &info);
@@ -229,8 +230,21 @@ int grove__lmdb_read_begin(grove__lmdb_env *e, grove__lmdb_rtxn *rt)
 			if (rc == 0 && rt->slot)
 				rt->slot->txn = rt->txn;
 		}
-		if (rc == 0)
+		if (rc == 0) {
+			rt->segcache = NULL;
+			if (rt->slot) {
+				grove__lmdb_slot *s = rt->slot;
+				size_t id = mdb_txn_id(rt->txn);
+				unsigned gen = atomic_load_explicit(&e->map_gen, memory_order_relaxed);
+				if (s->cache_txnid != id || s->cache_gen != gen) {
+					memset(s->cache, 0, sizeof(s->cache));
+					s->cache_txnid = id;
+					s->cache_gen = gen;
+				}
+				rt->segcache = s->cache;
+			}
 			return 0;
+		}
 		leave(e, rt->slot, rt->registered);
 		if (rc == MDB_MAP_RESIZED && attempt < 8) {
 			if ((rc = map_resize(e, 0)) < 0)

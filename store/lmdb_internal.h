@@ -47,9 +47,27 @@
 #define GROVE__LMDB_SLOTS 32
 #define GROVE__LMDB_MAX_READERS 1024
 
+/* A segment as seen in one snapshot: where its value lies in the map. */
+typedef struct {
+	uint64_t seg; /* 0: empty */
+	const void *data;
+	size_t size;
+} grove__lmdb_segref;
+
+#define GROVE__LMDB_SEGCACHE 8
+
 typedef struct {
 	_Alignas(64) atomic_int busy;
 	MDB_txn *txn; /* NULL until first used, then reset between uses */
+	/*
+	 * Segments this slot's txn looked up, so a read of a segment record
+	 * costs one B-tree lookup, not two.  Valid while a renewed txn has the
+	 * same id (the same snapshot: no commit since, so no page of it was
+	 * freed) and the map was not moved (map_gen).
+	 */
+	size_t cache_txnid;
+	unsigned cache_gen;
+	grove__lmdb_segref cache[GROVE__LMDB_SEGCACHE];
 } grove__lmdb_slot;
 
 /*
@@ -81,6 +99,7 @@ typedef struct grove__lmdb_env {
 	 */
 	atomic_int resizing;
 	atomic_int active_other;
+	atomic_uint map_gen; /* bumped when the map may have moved */
 	pthread_mutex_t resize_mu;
 	grove__lmdb_slot slots[GROVE__LMDB_SLOTS];
 
@@ -117,6 +136,7 @@ typedef struct {
 	MDB_txn *txn;
 	grove__lmdb_slot *slot; /* NULL for a fresh transaction */
 	int registered;         /* how the thread was registered, for read_end */
+	grove__lmdb_segref *segcache; /* the slot's, valid for txn; NULL if none */
 } grove__lmdb_rtxn;
 
 int grove__lmdb_read_begin(grove__lmdb_env *e, grove__lmdb_rtxn *rt);
@@ -187,14 +207,15 @@ uint64_t grove__lmdb_seg_id(const unsigned char key[GROVE__LMDB_SEGKEY]);
  * Looks up id in txn and parses its record, following a segment pointer.
  * rec points into the map (valid while txn is).  GROVE_ENOTFOUND, or
  * GROVE_ECORRUPT for a damaged record or pointer, with the message set.
- * raw, when not NULL, receives the value in the objects DB.
+ * raw, when not NULL, receives the value in the objects DB.  cache: the
+ * read txn's segment cache (NULL: none).
  */
-int grove__lmdb_get_record(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id,
-	grove__lmdb_rec *rec, MDB_val *raw);
+int grove__lmdb_get_record(grove__lmdb_env *e, MDB_txn *txn, grove__lmdb_segref *cache,
+	const grove_oid *id, grove__lmdb_rec *rec, MDB_val *raw);
+/* Resolves an objects DB value (record or pointer) to the record bytes. */
+int grove__lmdb_resolve(grove__lmdb_env *e, MDB_txn *txn, grove__lmdb_segref *cache,
+	const grove_oid *id, const MDB_val *val, MDB_val *out);
 /* The number the next appended segment gets (lmdb_write.c). */
 int grove__lmdb_next_segment(grove__lmdb_env *e, MDB_txn *txn, uint64_t *out);
-/* Resolves an objects DB value (record or pointer) to the record bytes. */
-int grove__lmdb_resolve(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id, const MDB_val *val,
-	MDB_val *out);
 
 #endif

@@ -154,9 +154,10 @@ static int corrupt(const grove__lmdb_env *e, const grove_oid *id, const char *wh
 		grove_oid_tohex(hex, id), e->path, why);
 }
 
-int grove__lmdb_resolve(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id, const MDB_val *val,
-	MDB_val *out)
+int grove__lmdb_resolve(grove__lmdb_env *e, MDB_txn *txn, grove__lmdb_segref *cache,
+	const grove_oid *id, const MDB_val *val, MDB_val *out)
 {
+	grove__lmdb_segref *ref = NULL;
 	unsigned char key[GROVE__LMDB_SEGKEY];
 	grove__lmdb_ptr ptr;
 	MDB_val k = { sizeof(key), key }, seg;
@@ -169,6 +170,14 @@ int grove__lmdb_resolve(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id, c
 	}
 	if ((why = grove__lmdb_ptr_parse(val->mv_data, val->mv_size, &ptr)))
 		return corrupt(e, id, why);
+	if (cache) {
+		ref = &cache[ptr.seg % GROVE__LMDB_SEGCACHE];
+		if (ref->seg == ptr.seg) {
+			seg.mv_data = (void *)ref->data;
+			seg.mv_size = ref->size;
+			goto found;
+		}
+	}
 	grove__lmdb_seg_key(key, ptr.seg);
 	rc = mdb_get(txn, e->segments, &k, &seg);
 	if (rc == MDB_NOTFOUND) {
@@ -179,6 +188,12 @@ int grove__lmdb_resolve(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id, c
 	}
 	if (rc)
 		return grove__lmdb_error(e, rc, "reading a segment");
+	if (ref) {
+		ref->seg = ptr.seg;
+		ref->data = seg.mv_data;
+		ref->size = seg.mv_size;
+	}
+found:
 	if (ptr.off > seg.mv_size || ptr.len > seg.mv_size - ptr.off)
 		return corrupt(e, id, "segment pointer beyond the segment");
 	out->mv_data = (char *)seg.mv_data + ptr.off;
@@ -186,8 +201,8 @@ int grove__lmdb_resolve(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id, c
 	return 0;
 }
 
-int grove__lmdb_get_record(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id,
-	grove__lmdb_rec *rec, MDB_val *raw)
+int grove__lmdb_get_record(grove__lmdb_env *e, MDB_txn *txn, grove__lmdb_segref *cache,
+	const grove_oid *id, grove__lmdb_rec *rec, MDB_val *raw)
 {
 	MDB_val k = { GROVE_OID_RAWSZ, (void *)id->id }, v, r;
 	const char *why;
@@ -201,7 +216,7 @@ int grove__lmdb_get_record(grove__lmdb_env *e, MDB_txn *txn, const grove_oid *id
 		return grove__lmdb_error(e, rc, "reading an object");
 	if (raw)
 		*raw = v;
-	if ((rc = grove__lmdb_resolve(e, txn, id, &v, &r)) < 0)
+	if ((rc = grove__lmdb_resolve(e, txn, cache, id, &v, &r)) < 0)
 		return rc;
 	if ((why = grove__lmdb_rec_parse(r.mv_data, r.mv_size, rec)))
 		return corrupt(e, id, why);

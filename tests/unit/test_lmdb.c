@@ -1344,3 +1344,36 @@ Test(lmdb, old_format_store_is_refused)
 	cr_assert_eq(n, 4);
 	cr_assert_eq(v[0], 1);
 }
+
+/* A segment number freed by gc and used again holds new records: reads
+ * must not reuse what an earlier snapshot's lookup found. */
+Test(lmdb, reused_segment_number_reads_new_records)
+{
+	enum { N = 100 };
+	static char a[N][64], b[N][64];
+	grove__object oa[N], ob[N];
+	grove_backend *be = open_store();
+	keep_set none = { .n = 0 };
+	size_t removed;
+
+	for (unsigned i = 0; i < N; i++) {
+		rec r;
+		snprintf(a[i], sizeof(a[i]), "first generation %u", i);
+		make_rec(&r, GROVE_OBJ_BLOB, a[i], strlen(a[i]), GROVE__ENC_PLAIN);
+		oa[i] = r.obj;
+		snprintf(b[i], sizeof(b[i]), "second generation, longer: %u", i * 7);
+		make_rec(&r, GROVE_OBJ_BLOB, b[i], strlen(b[i]), GROVE__ENC_PLAIN);
+		ob[i] = r.obj;
+	}
+	cr_assert_eq(write_objects(be, oa, N), 0);
+	for (unsigned i = 0; i < N; i++)
+		expect_content(be, &oa[i].id, GROVE_OBJ_BLOB, a[i], strlen(a[i]));
+	cr_assert_eq(be->ops->remove_unreachable(be, keep_listed, &none, &removed), 0);
+	cr_assert_eq(removed, N);
+	cr_assert_eq(write_objects(be, ob, N), 0);
+	for (unsigned i = 0; i < N; i++) {
+		expect_content(be, &ob[i].id, GROVE_OBJ_BLOB, b[i], strlen(b[i]));
+		cr_assert_eq(be->ops->exists(be, &oa[i].id), 0);
+	}
+	be->ops->close(be);
+}
