@@ -260,6 +260,8 @@ static void serve_rpc(exchange *x)
 	if (x->receive) {
 		grove__receive_opts ro = { 0 };
 		ro.allow_non_ff = x->gh->cfg.allow_non_ff;
+		ro.check_update = x->gh->cfg.check_update;
+		ro.check_arg = x->gh->cfg.check_arg;
 		rc = grove__receive_new(&x->rp, x->g, &ro, grove__git_pipe_write, x->pipe);
 	} else {
 		grove__upload_pack_opts uo = GROVE__UPLOAD_PACK_OPTS_INIT;
@@ -287,8 +289,15 @@ static void serve_rpc(exchange *x)
 
 static void serve(exchange *x)
 {
-	int rc = grove__git_repos_open(x->gh->cfg.repos, x->name, &x->g);
-	if (rc < 0) {
+	int rc;
+	if (x->gh->cfg.open_store) {
+		const char *user = x->auth_ok ? x->user : NULL;
+		rc = x->gh->cfg.open_store(x->gh->cfg.open_arg, x->name, user, x->receive, &x->g);
+		if (rc != 0) {
+			fail(x, rc > 0 ? rc : 500);
+			return;
+		}
+	} else if ((rc = grove__git_repos_open(x->gh->cfg.repos, x->name, &x->g)) < 0) {
 		fail(x, open_status(rc));
 		return;
 	}
@@ -438,7 +447,7 @@ int grove__git_http_new(grove__git_http **out, grove__http_server *srv, const ch
 	int rc;
 	if (!pl || prefix[0] != '/' || prefix[pl - 1] != '/')
 		return grove__error_set(GROVE_EINVALID, "git http prefix must start and end with '/'");
-	if (!cfg->repos)
+	if (!cfg->repos && !cfg->open_store)
 		return grove__error_set(GROVE_EINVALID, "git http needs a store directory");
 	grove__git_http *gh = grove__calloc(1, sizeof(*gh));
 	if (!gh)

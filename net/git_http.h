@@ -25,6 +25,7 @@
 #include "http.h"
 
 typedef struct grove__git_http grove__git_http;
+struct grove__receive;
 
 typedef struct {
 	grove__git_repos *repos;     /* where names resolve (not owned) */
@@ -32,6 +33,17 @@ typedef struct {
 	int anonymous_read;          /* fetch/clone without credentials */
 	int allow_non_ff;            /* accept non-fast-forward pushes */
 	const char *realm;           /* Basic realm; NULL: "grove" */
+	/* Optional, instead of repos: the store a request names, for an
+	 * authenticated user (NULL when anonymous), receive = a push.  Returns
+	 * 0 with *out (borrowed, must outlive the request) or the HTTP status
+	 * to answer (403, 404...).  Runs on the loop thread. */
+	int (*open_store)(void *arg, const char *name, const char *user, int receive,
+		grove **out);
+	void *open_arg;
+	/* Optional: passed to receive-pack (grove__receive_opts.check_update). */
+	int (*check_update)(void *arg, struct grove__receive *rp, const char *refname,
+		const grove_oid *old_id, const grove_oid *new_id, char **reason);
+	void *check_arg;
 } grove__git_http_config;
 
 /* Registers the routes under prefix (e.g. "/git/", must end in '/').
