@@ -2,6 +2,7 @@
 # Runs every Criterion binary; prints a summary and fails if any failed.
 pass=0; fail=0; failed=""
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 for t in "$@"; do
 	if "$t" --jobs 2 >"$t.log" 2>&1; then
