@@ -30,6 +30,7 @@ typedef struct cli {
 	char *json_buf;
 	size_t json_len;
 	FILE *json_mem;
+	int json_direct;       /* open_memstream failed: writing to stdout */
 	json_writer jw;
 } cli;
 
@@ -57,7 +58,7 @@ int cli_exit_code(int code);
  * GROVE_EHEADMOVED (another writer was busy), sleeps a little and returns 1
  * while *attempt stays under the limit (about five seconds in all). */
 int cli_should_retry(int err, int *attempt);
-/* Starts the --json document (an object); returns the writer. */
+/* The --json writer (never NULL); the command writes one document. */
 json_writer *cli_json(cli *c);
 /* Looks up a command by name (for help). */
 const cli_command *cli_find_command(const char *name);

@@ -355,11 +355,11 @@ int cli_should_retry(int err, int *attempt)
 
 json_writer *cli_json(cli *c)
 {
-	if (!c->json_mem) {
+	if (!c->json_mem && !c->json_direct) {
 		c->json_mem = open_memstream(&c->json_buf, &c->json_len);
-		if (!c->json_mem)
-			return NULL;
-		json_init(&c->jw, c->json_mem);
+		/* Out of memory already: write straight to stdout instead. */
+		json_init(&c->jw, c->json_mem ? c->json_mem : stdout);
+		c->json_direct = !c->json_mem;
 	}
 	return &c->jw;
 }
@@ -382,6 +382,8 @@ static int finish_json(cli *c, int rc)
 		json_kv_int(&w, "exit", rc);
 		json_object_end(&w);
 		json_object_end(&w);
+		fputc('\n', stdout);
+	} else if (c->json_direct) {
 		fputc('\n', stdout);
 	} else if (c->json_buf && c->json_len) {
 		fwrite(c->json_buf, 1, c->json_len, stdout);
