@@ -1,32 +1,71 @@
 /*
- * grove serve: the HTTP server.  Serves the stores under --stores with git's
- * smart HTTP protocol under /git/<name> (clone, fetch and, with Basic auth
- * against --htpasswd, push).  The protocol lives in net/git_http.c; this
- * file parses options, runs the loop and prints the access log.
+ * grove serve: the HTTP server, in one of two modes.
+ *
+ * Main mode (the default): one store (--store, default
+ * lmdb:./grove-data/store) served on one port as CalDAV and CardDAV under
+ * /dav/ and /.well-known/, and as git smart HTTP at /git/store for the
+ * users named by --git-admin (see net/dav_git.h for why only them).  Every
+ * request needs Basic credentials from --htpasswd (default
+ * ./grove-data/htpasswd, managed with `grove user`).
+ *
+ * Stores mode (--stores DIR): git smart HTTP only, for the stores under
+ * DIR at /git/<name>, as before.
+ *
+ * The protocols live in net/; this file parses options, wires them up,
+ * runs the loop and prints the access log.
  */
 #include "cli.h"
 #include "server_common.h"
 
+#include "../../net/dav_git.h"
+#include "../../net/dav_server.h"
 #include "../../net/git_http.h"
 #include "../../net/git_repos.h"
 #include "../../net/http.h"
 #include "../../runtime/platform.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define DEFAULT_PORT 8080
 #define DEFAULT_MAX_REQUEST_MB 512
+#define DEFAULT_STORE "lmdb:./grove-data/store"
+#define DEFAULT_HTPASSWD "./grove-data/htpasswd"
+#define MAX_ADMINS 32
+
+/* "lmdb:./grove-data/store": makes ./grove-data so that a first run can
+ * create the store in it. */
+static void make_store_parent(const char *location)
+{
+	const char *colon = strchr(location, ':');
+	const char *path = colon ? colon + 1 : location;
+	char *dir = strdup(path);
+	if (!dir)
+		return;
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			fprintf(stderr, "grove serve: cannot create %s: %s\n", dir, strerror(errno));
+	}
+	free(dir);
+}
 
 int cmd_serve(cli *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 0x100, O_STORES, O_HTPASSWD, O_ANON, O_NON_FF, O_MAXCONN, O_WORKERS,
-	       O_MAXREQ };
+	       O_MAXREQ, O_STORE, O_ADMIN };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "store", required_argument, NULL, O_STORE },
 		{ "stores", required_argument, NULL, O_STORES },
 		{ "htpasswd", required_argument, NULL, O_HTPASSWD },
+		{ "git-admin", required_argument, NULL, O_ADMIN },
 		{ "anonymous-read", no_argument, NULL, O_ANON },
 		{ "allow-non-ff", no_argument, NULL, O_NON_FF },
 		{ "max-connections", required_argument, NULL, O_MAXCONN },
@@ -35,7 +74,9 @@ int cmd_serve(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const cli_command *cmd = cli_find_command("serve");
-	const char *stores = ".", *htpasswd_path = NULL;
+	const char *stores = NULL, *store = NULL, *htpasswd_path = NULL;
+	const char *admins[MAX_ADMINS];
+	size_t n_admins = 0;
 	char host[256] = "127.0.0.1";
 	int port = DEFAULT_PORT, anonymous = 0, non_ff = 0, opt, rc = 0;
 	long max_conns = 0, workers = 0, max_req = DEFAULT_MAX_REQUEST_MB;
@@ -52,8 +93,16 @@ int cmd_serve(cli *c, int argc, char **argv)
 		case O_STORES:
 			stores = optarg;
 			break;
+		case O_STORE:
+			store = optarg;
+			break;
 		case O_HTPASSWD:
 			htpasswd_path = optarg;
+			break;
+		case O_ADMIN:
+			if (n_admins == MAX_ADMINS)
+				return cli_usage_error(c, cmd, "serve: at most %d --git-admin", MAX_ADMINS);
+			admins[n_admins++] = optarg;
 			break;
 		case O_ANON:
 			anonymous = 1;
@@ -79,9 +128,28 @@ int cmd_serve(cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error(c, cmd, "serve: unexpected argument '%s'", argv[optind]);
-	if (!htpasswd_path && !anonymous)
-		return cli_usage_error(c, cmd,
-			"serve: nobody could read or write: give --htpasswd FILE and/or --anonymous-read");
+	int main_mode = stores == NULL;
+	if (main_mode) {
+		if (anonymous)
+			return cli_usage_error(c, cmd,
+				"serve: --anonymous-read is for --stores (calendars are private)");
+		if (!store)
+			store = DEFAULT_STORE;
+		if (!htpasswd_path)
+			htpasswd_path = DEFAULT_HTPASSWD;
+		if (access(htpasswd_path, R_OK) < 0)
+			return cli_error(c, EXIT_FAIL,
+				"cannot read the password file %s: %s\n"
+				"hint: create a user with 'grove user --htpasswd %s add NAME'",
+				htpasswd_path, strerror(errno), htpasswd_path);
+	} else {
+		if (store || n_admins)
+			return cli_usage_error(c, cmd,
+				"serve: --store/--git-admin and --stores are different modes");
+		if (!htpasswd_path && !anonymous)
+			return cli_usage_error(c, cmd,
+				"serve: nobody could read or write: give --htpasswd FILE and/or --anonymous-read");
+	}
 
 	grove__loop_config lc = { 0 };
 	lc.max_conns = (int)max_conns;
@@ -96,11 +164,21 @@ int cmd_serve(cli *c, int argc, char **argv)
 	grove__git_repos *repos = NULL;
 	grove__htpasswd *htpasswd = NULL;
 	grove__git_http *gh = NULL;
+	grove__dav_server *dav = NULL;
 	grove__listener *lis = NULL;
+	grove *g = NULL;
+	grove__dav_git dg = { 0 };
 	int err;
 
-	if ((err = grove__git_repos_new(&repos, stores, 0)) < 0)
+	if (main_mode) {
+		grove_options go = GROVE_OPTIONS_INIT;
+		go.create = 1;
+		make_store_parent(store);
+		if ((err = grove_open(&g, store, &go)) < 0)
+			return cli_fail(c, err);
+	} else if ((err = grove__git_repos_new(&repos, stores, 0)) < 0) {
 		return cli_fail(c, err);
+	}
 	if (htpasswd_path && (err = grove__htpasswd_open(&htpasswd, htpasswd_path)) < 0) {
 		rc = cli_fail(c, err);
 		goto out;
@@ -111,17 +189,40 @@ int cmd_serve(cli *c, int argc, char **argv)
 		goto out;
 	}
 	grove__git_http_config gc = { 0 };
-	gc.repos = repos;
 	gc.htpasswd = htpasswd;
-	gc.anonymous_read = anonymous;
 	gc.allow_non_ff = non_ff;
+	if (main_mode) {
+		grove__dav_options dopts = { 0 };
+		dopts.htpasswd = htpasswd;
+		dg.g = g;
+		dg.admins = admins;
+		dg.admin_count = n_admins;
+		gc.open_store = grove__dav_git_open;
+		gc.open_arg = &dg;
+		gc.check_update = grove__dav_git_check;
+		gc.check_arg = &dg;
+		if ((err = grove__dav_server_register(&dav, srv, g, &dopts)) < 0) {
+			rc = cli_fail(c, err);
+			goto out;
+		}
+	} else {
+		gc.repos = repos;
+		gc.anonymous_read = anonymous;
+	}
 	if ((err = grove__git_http_new(&gh, srv, "/git/", &gc)) < 0 ||
 	    (err = grove__http_listen(srv, host[0] ? host : NULL, port, &lis)) < 0) {
 		rc = cli_fail(c, err);
 		goto out;
 	}
-	fprintf(stderr, "grove serve: listening on %s port %d, git under /git/, stores in %s\n",
-		host[0] ? host : "*", grove__listener_port(lis), stores);
+	if (main_mode)
+		fprintf(stderr,
+			"grove serve: listening on %s port %d, store %s: CalDAV/CardDAV under /dav/, "
+			"git at /git/" DAV_GIT_STORE_NAME " (%zu admin%s)\n",
+			host[0] ? host : "*", grove__listener_port(lis), store, n_admins,
+			n_admins == 1 ? "" : "s");
+	else
+		fprintf(stderr, "grove serve: listening on %s port %d, git under /git/, stores in %s\n",
+			host[0] ? host : "*", grove__listener_port(lis), stores);
 	if ((err = grove__loop_run(loop)) < 0)
 		rc = cli_fail(c, err);
 	else
@@ -129,8 +230,10 @@ int cmd_serve(cli *c, int argc, char **argv)
 out:
 	grove__loop_free(loop);
 	grove__http_server_free(srv);
+	grove__dav_server_free(dav);
 	grove__git_http_free(gh);
 	grove__htpasswd_free(htpasswd);
 	grove__git_repos_free(repos);
+	grove_close(g);
 	return rc;
 }

@@ -125,22 +125,31 @@ static const cli_command commands[] = {
 	  "  --workers N             threads building packs (default: CPUs, 2 to 8)",
 	  "Serve stores over git://" },
 	{ "serve", cmd_serve,
-	  "grove serve [--listen ADDR:PORT] [--stores DIR] [--htpasswd FILE] [--anonymous-read]\n"
+	  "grove serve [--store LOCATION] [--listen ADDR:PORT] [--htpasswd FILE] [--git-admin USER]...\n"
+	  "       grove serve --stores DIR [--listen ADDR:PORT] [--htpasswd FILE] [--anonymous-read]\n"
 	  "            [--allow-non-ff] [--max-connections N] [--workers N] [--max-request-mb N]\n\n"
-	  "HTTP server: git smart HTTP for the stores under DIR at /git/NAME\n"
-	  "(git clone http://HOST:PORT/git/NAME).  NAME resolves as for grove daemon.\n"
-	  "Push needs HTTP Basic credentials from FILE (htpasswd lines user:hash, bcrypt\n"
-	  "or sha-crypt); so does fetch unless --anonymous-read.  One access-log line per\n"
-	  "request on stderr; SIGTERM/SIGINT stop it gracefully.\n\n"
+	  "HTTP server.  Main mode: one store (default lmdb:./grove-data/store, created\n"
+	  "if missing) served as CalDAV and CardDAV under /dav/ (and /.well-known/caldav,\n"
+	  "/.well-known/carddav) to the users of FILE (default ./grove-data/htpasswd, see\n"
+	  "grove user); each user sees only /dav/USER/.  The same store is at /git/store\n"
+	  "for git clone/fetch/push by the --git-admin users only (it holds every user's\n"
+	  "data); other users get 403.  Pushes to main must carry valid iCalendar/vCard.\n\n"
+	  "Stores mode (--stores DIR): git smart HTTP only, for the stores under DIR at\n"
+	  "/git/NAME (NAME resolves as for grove daemon).  Push needs HTTP Basic\n"
+	  "credentials from FILE (htpasswd lines user:hash, bcrypt or sha-crypt); so does\n"
+	  "fetch unless --anonymous-read.  One access-log line per request on stderr;\n"
+	  "SIGTERM/SIGINT stop it gracefully.\n\n"
+	  "  --store LOCATION        main mode: the store (default lmdb:./grove-data/store)\n"
+	  "  --git-admin USER        main mode: USER may use git on the store (repeatable)\n"
 	  "  --listen ADDR:PORT      default 127.0.0.1:8080 (port 0 picks one, printed on stderr)\n"
-	  "  --stores DIR            directory holding the stores (default .)\n"
-	  "  --htpasswd FILE         users allowed to push (and to read)\n"
-	  "  --anonymous-read        clone and fetch without credentials\n"
+	  "  --stores DIR            stores mode: directory holding the stores\n"
+	  "  --htpasswd FILE         the users (default ./grove-data/htpasswd in main mode)\n"
+	  "  --anonymous-read        stores mode: clone and fetch without credentials\n"
 	  "  --allow-non-ff          accept non-fast-forward pushes\n"
 	  "  --max-connections N     refuse connections beyond N (default 1024)\n"
 	  "  --workers N             threads building packs (default: CPUs, 2 to 8)\n"
 	  "  --max-request-mb N      largest request body, i.e. push (default 512)",
-	  "Serve stores over HTTP (git smart HTTP)" },
+	  "Serve CalDAV, CardDAV and git over HTTP" },
 	{ "user", cmd_user,
 	  "grove user [--htpasswd FILE] add|passwd NAME [--password-stdin]\n"
 	  "       grove user [--htpasswd FILE] remove NAME\n"
