@@ -58,7 +58,7 @@ int cmd_log(cli *c, int argc, char **argv)
 	const cli_command *cmd = cli_find_command("log");
 	grove_log_opts lopts = { 0 };
 	const char *rev = NULL, *path = NULL;
-	int opt, rc = 0, err, oneline = 0, nargs, dashdash = -1, found = 1;
+	int opt, rc = 0, err, oneline = 0, nargs, dashdash = -1, found = 1, guessed_path = 0;
 	grove_oid start;
 	grove_log *log = NULL;
 	grove_commit *commit;
@@ -110,6 +110,7 @@ int cmd_log(cli *c, int argc, char **argv)
 			grove_error_clear();
 			path = rev;
 			rev = NULL;
+			guessed_path = 1;
 		}
 	}
 	if (path) {
@@ -125,6 +126,20 @@ int cmd_log(cli *c, int argc, char **argv)
 		rc = branch_head(c, &start, &found);
 	if (rc)
 		return rc;
+	/* Like git: a lone argument that is neither a revision nor a key or
+	 * directory at the start commit is an error (a typo), not an empty
+	 * history.  "-- PATH" asks for a path that no longer exists. */
+	if (guessed_path && lopts.path) {
+		grove_view *view = NULL;
+		grove_oid id;
+		int exists = found && grove_view_open_commit(&view, c->g, &start) == 0 &&
+			grove_view_id(view, lopts.path, &id, NULL) == 0;
+		grove_view_free(view);
+		grove_error_clear();
+		if (!exists)
+			return cli_error(c, EXIT_FAIL, "'%s' is neither a revision nor a key in the branch; "
+				"use 'grove log -- %s' for a path that no longer exists", path, path);
+	}
 	if (c->json) {
 		w = cli_json(c);
 		json_object_begin(w);

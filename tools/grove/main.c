@@ -277,8 +277,8 @@ int cli_usage_error(cli *c, const cli_command *cmd, const char *fmt, ...)
 int cli_getopt(cli *c, const cli_command *cmd, int argc, char **argv, const char *shortopts,
 	const struct option *longopts, int *exit_code)
 {
-	enum { HELP = 0x1000 };
-	struct option all[24];
+	enum { HELP = 0x1000, QUIET = 0x1001 };
+	struct option all[25];
 	char shorts[64];
 	size_t n = 0;
 	int opt;
@@ -287,11 +287,16 @@ int cli_getopt(cli *c, const cli_command *cmd, int argc, char **argv, const char
 	for (; longopts && longopts[n].name && n < 22; n++)
 		all[n] = longopts[n];
 	all[n++] = (struct option){ "help", no_argument, NULL, HELP };
+	/* -q/--quiet is accepted after the command too, as git does. */
+	all[n++] = (struct option){ "quiet", no_argument, NULL, QUIET };
 	all[n] = (struct option){ NULL, 0, NULL, 0 };
 	/* A leading ':' makes a missing argument ':' rather than '?'. */
-	snprintf(shorts, sizeof(shorts), ":%s", shortopts ? shortopts : "");
+	snprintf(shorts, sizeof(shorts), ":%s%s", shortopts ? shortopts : "",
+		shortopts && strchr(shortopts, 'q') ? "" : "q");
 	opterr = 0;
-	opt = getopt_long(argc, argv, shorts, all, NULL);
+	while ((opt = getopt_long(argc, argv, shorts, all, NULL)) == QUIET ||
+	       (opt == 'q' && !(shortopts && strchr(shortopts, 'q'))))
+		c->quiet = 1;
 	if (opt == HELP) {
 		cli_print_usage(cmd, stdout);
 		*exit_code = EXIT_OK;
