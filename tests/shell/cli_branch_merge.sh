@@ -95,6 +95,7 @@ grep -q '^    main changes main/only$' full || fail "log message indented"
 [ "$(wc -l < path.out)" = 1 ] && grep -q "feature flag" path.out || { cat path.out; fail "log PATH"; }
 "$GROVE" log --oneline feature -- config/name > path.out
 grep -q "rename on feature" path.out && grep -q "base commit" path.out || fail "log REV -- PATH"
+expect_rc 1 "$GROVE" log --oneline featur          # neither a revision nor a key: a typo
 expect_rc 2 "$GROVE" log -n abc
 expect_rc 2 "$GROVE" log -n
 expect_rc 3 "$GROVE" log --oneline -- a/../b
@@ -131,6 +132,11 @@ expect_rc 2 "$GROVE" diff
 "$GROVE" branch | grep -qx '\* feature' || fail "switch"
 [ "$("$GROVE" get config/shared)" = feature-side ] || fail "default branch after switch"
 expect_rc 1 "$GROVE" switch nope
+# --- log of a key that is gone: needs "--" ---
+"$GROVE" --branch main rm -q feature/flag -m "drop flag"  # -q after the command works too
+expect_rc 1 "$GROVE" --branch main log --oneline feature/flag
+[ "$("$GROVE" --branch main log --oneline -- feature/flag | wc -l)" = 2 ] || fail "log -- PATH of a removed key"
+
 # --- concurrent writers: each set lands (a busy lock or a moved head is
 # retried), on both backends ---
 for store in "lmdb:$tmp/conc" "git:$tmp/conc.git"; do
