@@ -18,7 +18,7 @@ VERSION := 0.1.0
 DEPS_BUILD := build-essential pkg-config libgit2-dev liblmdb-dev libdeflate-dev zlib1g-dev \
 	libssl-dev libhttp-parser-dev libexpat1-dev libical-dev
 DEPS_TEST := libcriterion-dev git clang-14 libclang-rt-14-dev lmdb-utils python3-dulwich \
-	curl git-doc
+	curl git-doc lighttpd
 DEPS := $(DEPS_BUILD) $(DEPS_TEST)
 
 PKGS := libgit2 lmdb libdeflate zlib libcrypto
@@ -102,6 +102,7 @@ shell: $(T)/grove $(B)/grove
 bench: deps all
 	@$(MAKE) --no-print-directory -C . $(B)/bench/store_bench
 	@sh tools/bench/run.sh $(B)/bench/store_bench
+	@sh tools/bench/git_server_bench.sh $(B)/grove $(B)/bench/store_bench
 
 # The benchmark program: tools/bench/*.c with the release flags.
 $(B)/bench/store_bench: $(patsubst %.c,$(B)/obj/%.o,$(sort $(wildcard tools/bench/*.c))) $(B)/libgrove.a

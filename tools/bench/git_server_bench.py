@@ -1,0 +1,392 @@
+#!/usr/bin/python3
+"""
+The git-server benchmark (driven by git_server_bench.sh): one repository
+served four ways -- `grove daemon` and `grove serve` on an lmdb store it was
+imported into, git 2.39's `git daemon` and `git http-backend` (CGI behind
+lighttpd) on a copy of the repository -- and the same client operations
+against each: full clone with protocol v0 and v2, clone --depth 1,
+clone --filter=blob:none, a fetch of the last 100 commits, a push of 100
+new commits.
+
+Every measurement starts a fresh server, so its CPU and peak memory belong
+to that one operation:
+  wall      the client command, start to exit
+  srv cpu   utime+stime+cutime+cstime of the server process (/proc/PID/stat)
+            after its children are reaped: grove serves on threads, git
+            daemon forks per connection (daemon child -> upload-pack ->
+            pack-objects, each waiting for its children) and lighttpd forks
+            the CGI, so exited children are folded into the parent's cutime
+  srv rss   the peak over 20 ms samples of the sum of VmHWM of the server
+            process and all its live descendants (for grove: its VmHWM)
+Only the Python standard library; run with /usr/bin/python3.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    kw.setdefault("check", True)
+    return subprocess.run(cmd, **kw)
+
+
+def git(*args, cwd=None, env=None, quiet_err=False):
+    return run(["git"] + list(args), cwd=cwd, env=env, stdout=subprocess.PIPE,
+               stderr=subprocess.DEVNULL if quiet_err else None, text=True).stdout.strip()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+# --- /proc ----------------------------------------------------------------
+
+def proc_stat(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        data = f.read()
+    rest = data[data.rindex(")") + 2:].split()
+    # fields from 3 (state): ppid = rest[1], utime = rest[11] ... cstime = rest[14]
+    return int(rest[1]), sum(int(x) for x in rest[11:15])
+
+
+def children_map():
+    kids = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            ppid, _ = proc_stat(int(name))
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(name))
+    return kids
+
+
+def descendants(pid):
+    kids = children_map()
+    out, todo = [], list(kids.get(pid, []))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def vm_hwm_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid):
+    return proc_stat(pid)[1] / TICK
+
+
+class RssSampler(threading.Thread):
+    """Peak of the summed VmHWM of a process tree, sampled every 20 ms."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+
+    def sample(self):
+        total = vm_hwm_kb(self.pid) + sum(vm_hwm_kb(p) for p in descendants(self.pid))
+        self.peak = max(self.peak, total)
+
+    def run(self):
+        while not self.stop.is_set():
+            self.sample()
+            self.stop.wait(0.02)
+
+
+# --- servers --------------------------------------------------------------
+
+class Server:
+    def __init__(self, name, cmd, port, url, env=None, logpath=None):
+        self.name, self.cmd, self.port, self.url = name, cmd, port, url
+        self.env, self.logpath, self.proc = env, logpath, None
+
+    def start(self):
+        self.log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=self.log, env=self.env)
+        for _ in range(400):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("%s exited at start, see %s" % (self.name, self.logpath))
+                time.sleep(0.025)
+        raise RuntimeError("%s did not start" % self.name)
+
+    def quiesce(self, timeout=15):
+        """Waits until the server has no children left (all reaped)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if not descendants(self.proc.pid):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def make_servers(a, tmp):
+    user, pw = "bench", "bench-pw"
+    htpasswd = os.path.join(tmp, "htpasswd")
+    h = run(["openssl", "passwd", "-6", "-salt", "benchsal", pw], stdout=subprocess.PIPE,
+            text=True).stdout.strip()
+    with open(htpasswd, "w") as f:
+        f.write("%s:%s\n" % (user, h))
+
+    p1, p2, p3, p4 = (free_port() for _ in range(4))
+    gitbase = os.path.join(tmp, "gitbase")
+    conf = os.path.join(tmp, "lighttpd.conf")
+    with open(conf, "w") as f:
+        f.write("""server.modules = ("mod_alias", "mod_cgi", "mod_setenv")
+server.bind = "127.0.0.1"
+server.port = %d
+server.document-root = "%s"
+server.errorlog = "%s/lighttpd.err"
+server.max-request-size = 0
+server.stream-request-body = 2
+server.stream-response-body = 2
+alias.url = ("/git/" => "/usr/lib/git-core/git-http-backend/")
+$HTTP["url"] =~ "^/git/" {
+    cgi.assign = ("" => "")
+    setenv.set-environment = ("GIT_PROJECT_ROOT" => "%s", "GIT_HTTP_EXPORT_ALL" => "1")
+}
+""" % (p4, gitbase, tmp, gitbase))
+    logs = os.path.join(tmp, "logs")
+    os.makedirs(logs, exist_ok=True)
+    return [
+        Server("grove daemon", [a.grove, "daemon", "--listen", "127.0.0.1", "--port", str(p1),
+                                "--base-path", os.path.join(tmp, "stores"),
+                                "--enable-receive-pack"],
+               p1, "git://127.0.0.1:%d/repo" % p1, logpath=os.path.join(logs, "grove-daemon.log")),
+        Server("git daemon", ["/usr/lib/git-core/git-daemon", "--export-all",
+                              "--base-path=" + gitbase, "--listen=127.0.0.1", "--port=%d" % p3,
+                              "--reuseaddr", "--enable=receive-pack"],
+               p3, "git://127.0.0.1:%d/repo" % p3, logpath=os.path.join(logs, "git-daemon.log")),
+        Server("grove serve", [a.grove, "serve", "--listen", "127.0.0.1:%d" % p2,
+                               "--stores", os.path.join(tmp, "stores"), "--htpasswd", htpasswd,
+                               "--anonymous-read"],
+               p2, "http://%s:%s@127.0.0.1:%d/git/repo" % (user, pw, p2),
+               logpath=os.path.join(logs, "grove-serve.log")),
+        Server("git http-backend", ["/usr/sbin/lighttpd", "-D", "-f", conf],
+               p4, "http://127.0.0.1:%d/git/repo" % p4, logpath=os.path.join(logs, "lighttpd.log")),
+    ]
+
+
+# --- data -----------------------------------------------------------------
+
+def push_stream(parent, branch_ref):
+    """fast-import input: 100 commits on parent, each editing a few files."""
+    out = ["reset %s" % branch_ref, "from %s" % parent]
+    text = ["line %d of the benchmark's pushed history" % i for i in range(200)]
+    t = 1700000000
+    for i in range(100):
+        t += 3600
+        text[(i * 7) % 200] = "edited in push commit %d" % i
+        files = []
+        for k in range(3):
+            body = "\n".join(text[k * 60:k * 60 + 80 + i]) + "\n"
+            files.append("M 100644 inline bench-push/file%d.txt\ndata %d\n%s" % (k, len(body.encode()), body))
+        msg = "bench push commit %d\n" % i
+        out.append("commit %s\ncommitter Bench <bench@example.com> %d +0000\ndata %d\n%s%s" % (
+            branch_ref, t, len(msg), msg, "\n".join(files)))
+    return ("\n".join(out) + "\n").encode()
+
+
+def prepare(a, tmp):
+    # Both servers get the same copy, HEAD pointing at the benchmark branch.
+    head_ref = a.branch
+    repo = os.path.join(tmp, "gitbase", "repo")
+    shutil.copytree(a.repo, repo, symlinks=True)
+    run(["git", "--git-dir", repo, "symbolic-ref", "HEAD", head_ref])
+    run(["git", "--git-dir", repo, "config", "http.receivepack", "true"])
+    env = dict(os.environ, GIT_DIR=repo)
+    tip = run(["git", "rev-parse", "HEAD"], env=env, stdout=subprocess.PIPE, text=True).stdout.strip()
+    old = run(["git", "rev-parse", "HEAD~100"], env=env, stdout=subprocess.PIPE,
+              text=True).stdout.strip()
+
+    t0 = time.time()
+    stores = os.path.join(tmp, "stores")
+    os.makedirs(stores)
+    run([a.grove, "-q", "init", "lmdb:" + os.path.join(stores, "repo")])
+    run([a.grove, "-C", "lmdb:" + os.path.join(stores, "repo"), "import", repo],
+        stdout=subprocess.DEVNULL)
+    import_s = time.time() - t0
+
+    # fetch: a client holding the branch at HEAD~100 (objects up to there only)
+    fetch_tpl = os.path.join(tmp, "fetch-template")
+    run(["git", "init", "-q", "--bare", fetch_tpl])
+    run(["git", "-C", fetch_tpl, "-c", "protocol.version=2", "fetch", "-q", "--no-tags",
+         "file://" + os.path.abspath(repo), "%s:refs/remotes/origin/%s" % (old, head_ref[11:])])
+    # push: that client brought to HEAD, plus 100 new commits
+    push_cl = os.path.join(tmp, "push-client")
+    shutil.copytree(fetch_tpl, push_cl, symlinks=True)
+    run(["git", "-C", push_cl, "fetch", "-q", "--no-tags", "file://" + os.path.abspath(repo),
+         "%s:refs/heads/base" % head_ref])
+    run(["git", "-C", push_cl, "fast-import", "--quiet"],
+        input=push_stream(tip, "refs/heads/bench-push"))
+    return head_ref, import_s, fetch_tpl, push_cl
+
+
+# --- operations -----------------------------------------------------------
+
+def op_list(head_ref, fetch_tpl, push_cl):
+    branch = head_ref[11:]
+
+    def clone(*flags):
+        def go(url, dst):
+            return ["git"] + list(flags[:2]) + ["clone", "-q", "--bare"] + list(flags[2:]) + [url, dst]
+        return go
+
+    def fetch(url, dst):
+        shutil.copytree(fetch_tpl, dst, symlinks=True)
+        return ["git", "-C", dst, "fetch", "-q", "--no-tags", url,
+                "+%s:refs/remotes/origin/%s" % (head_ref, branch)]
+
+    def push(url, dst):
+        return ["git", "-C", push_cl, "push", "-q", url, "bench-push:refs/heads/bench-push"]
+
+    def unpush(url):
+        run(["git", "-C", push_cl, "push", "-q", url, "--delete", "refs/heads/bench-push"],
+            stderr=subprocess.DEVNULL)
+
+    return [
+        ("clone v0", clone("-c", "protocol.version=0"), None),
+        ("clone v2", clone("-c", "protocol.version=2"), None),
+        ("clone --depth 1", clone("-c", "protocol.version=2", "--depth", "1"), None),
+        ("clone --filter=blob:none", clone("-c", "protocol.version=2", "--filter=blob:none"), None),
+        ("fetch 100 commits", fetch, None),
+        ("push 100 commits", push, unpush),
+    ]
+
+
+def measure(server, cmd_for, after, tmp, tag):
+    dst = os.path.join(tmp, "client-" + tag)
+    shutil.rmtree(dst, ignore_errors=True)
+    server.start()
+    try:
+        cmd = cmd_for(server.url, dst)
+        server.quiesce()
+        cpu0 = cpu_seconds(server.proc.pid)
+        sampler = RssSampler(server.proc.pid)
+        sampler.start()
+        t0 = time.monotonic()
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.monotonic() - t0
+        if r.returncode != 0:
+            raise RuntimeError("%s: %s failed: %s" % (server.name, " ".join(cmd),
+                                                     r.stderr.decode(errors="replace")[-2000:]))
+        if not server.quiesce():
+            log("warning: %s still has children after the request" % server.name)
+        sampler.stop.set()
+        sampler.join()
+        sampler.sample()
+        cpu = cpu_seconds(server.proc.pid) - cpu0
+        rss = sampler.peak / 1024.0
+        if after:
+            after(server.url)
+    finally:
+        server.stop()
+        shutil.rmtree(dst, ignore_errors=True)
+    return wall, cpu, rss
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--grove", required=True)
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--branch", required=True, help="the branch HEAD should name")
+    ap.add_argument("--tmp", required=True)
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--only", default="", help="comma-separated op name prefixes")
+    a = ap.parse_args()
+    a.grove = os.path.abspath(a.grove)
+    tmp = os.path.abspath(a.tmp)
+    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    os.environ["HOME"] = tmp
+    os.environ["GIT_TERMINAL_PROMPT"] = "0"
+
+    head_ref, import_s, fetch_tpl, push_cl = prepare(a, tmp)
+    print("import into lmdb: %.1f s" % import_s)
+    servers = make_servers(a, tmp)
+    ops = op_list(head_ref, fetch_tpl, push_cl)
+    if a.only:
+        want = [w.strip() for w in a.only.split(",")]
+        ops = [o for o in ops if any(o[0].startswith(w) for w in want)]
+
+    print("%-26s %-18s %8s %9s %9s" % ("operation", "server", "wall s", "srv cpu s", "srv rss MB"))
+    results = {}
+    failures = []
+    for name, cmd_for, after in ops:
+        samples = {s.name: [] for s in servers}
+        for rep in range(a.reps):
+            # alternate grove and git so load drifts hit both alike
+            for s in servers:
+                log("  %s / %s (rep %d)" % (name, s.name, rep + 1))
+                samples[s.name].append(measure(s, cmd_for, after, tmp, "x"))
+        for s in servers:
+            xs = samples[s.name]
+            m = tuple(statistics.median(x[i] for x in xs) for i in range(3))
+            results[(name, s.name)] = m
+            print("%-26s %-18s %8.2f %9.2f %9.1f" % (name, s.name, m[0], m[1], m[2]), flush=True)
+
+    print()
+    print("ratios grove/git (targets: wall <= 1.2x, push wall <= 1.2x, server cpu <= 1.5x, "
+          "server rss < 1.0x)")
+    print("%-26s %-22s %8s %9s %9s  %s" % ("operation", "pair", "wall", "srv cpu", "srv rss", "verdict"))
+    for name, _, _ in ops:
+        for g, o in (("grove daemon", "git daemon"), ("grove serve", "git http-backend")):
+            rg, ro = results[(name, g)], results[(name, o)]
+            r = [rg[i] / ro[i] if ro[i] > 0 else float("inf") for i in range(3)]
+            miss = []
+            if r[0] > 1.2:
+                miss.append("wall")
+            if r[1] > 1.5 and rg[1] - ro[1] > 0.05:  # sub-50 ms differences are noise
+                miss.append("cpu")
+            if r[2] >= 1.0:
+                miss.append("rss")
+            verdict = "ok" if not miss else "MISS " + ",".join(miss)
+            if miss:
+                failures.append("%s (%s)" % (name, g))
+            print("%-26s %-22s %7.2fx %8.2fx %8.2fx  %s" % (
+                name, g.split()[1] + "/" + o.split()[1], r[0], r[1], r[2], verdict))
+    print()
+    print("targets met: %d of %d pairs" % (2 * len(ops) - len(failures), 2 * len(ops)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+#!/bin/sh
+# make bench: the git-server benchmark.  One repository served by grove
+# (`grove daemon`, `grove serve`, lmdb store) and by git 2.39 (`git daemon`,
+# `git http-backend` under lighttpd); full clones v0/v2, --depth 1,
+# --filter=blob:none, fetch of the last 100 commits, push of 100 commits;
+# wall time, server CPU, server peak RSS and the grove/git ratios.  The
+# measuring is done by git_server_bench.py (see its header).
+#
+#   BENCH_REPO=path      git directory to serve (default: the synthetic
+#                        10,000-commit history of tools/bench/run.sh, made
+#                        once with git fast-import under build/bench-data/)
+#   BENCH_GIT_REPS=n     runs of each measurement, median shown (default 1)
+#   BENCH_GIT_ONLY=ops   comma-separated operation prefixes ("clone v2,push")
+#   BENCH_GIT_TMP=dir    scratch directory (default build/bench-git-tmp, removed)
+#
+# usage: git_server_bench.sh [GROVE_BIN [STORE_BENCH_BIN]]
+set -eu
+
+GROVE=${1:-build/grove}
+GEN=${2:-build/bench/store_bench}
+DATA=build/bench-data
+SYNTH=$DATA/synthetic-10000.git
+TMP=${BENCH_GIT_TMP:-build/bench-git-tmp}
+REPS=${BENCH_GIT_REPS:-1}
+
+for tool in git /usr/lib/git-core/git-daemon /usr/lib/git-core/git-http-backend \
+	/usr/sbin/lighttpd openssl /usr/bin/python3; do
+	command -v "$tool" >/dev/null 2>&1 || { echo "git_server_bench: $tool missing (make deps)" >&2; exit 1; }
+done
+
+if [ -n "${BENCH_REPO:-}" ]; then
+	REPO=$BENCH_REPO
+	# a work tree: serve its git directory
+	[ -d "$REPO/.git" ] && REPO=$REPO/.git
+	desc="BENCH_REPO=$BENCH_REPO"
+else
+	# The same deterministic history as the store benchmark (fixed seed and
+	# dates), so both read the same data.
+	if [ ! -d "$SYNTH" ]; then
+		echo "generating the synthetic history (10,000 commits) in $SYNTH ..." >&2
+		mkdir -p "$DATA"
+		rm -rf "$SYNTH.tmp"
+		git init -q --bare "$SYNTH.tmp"
+		"$GEN" --gen-history 10000 | git -C "$SYNTH.tmp" fast-import --quiet
+		git -C "$SYNTH.tmp" repack -adq
+		git -C "$SYNTH.tmp" prune-packed
+		mv "$SYNTH.tmp" "$SYNTH"
+	fi
+	REPO=$SYNTH
+	desc="synthetic history ($GEN --gen-history 10000 | git fast-import; repack -ad)"
+fi
+REPO=$(cd "$REPO" && pwd)
+
+# HEAD may name a branch that does not exist (the cached synthetic history's
+# HEAD says master, its branch is main): the served copies get HEAD fixed.
+branch=$(git --git-dir="$REPO" symbolic-ref -q HEAD || true)
+git --git-dir="$REPO" rev-parse -q --verify "$branch^{commit}" >/dev/null 2>&1 ||
+	branch=$(git --git-dir="$REPO" for-each-ref --count=1 --format='%(refname)' refs/heads/)
+commits=$(git --git-dir="$REPO" rev-list --count "$branch")
+objects=$(git --git-dir="$REPO" count-objects -v | sed -n 's/^in-pack: //p')
+packmb=$(git --git-dir="$REPO" count-objects -v | sed -n 's/^size-pack: //p')
+nrefs=$(git --git-dir="$REPO" for-each-ref | wc -l)
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+echo "git server benchmark"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: nproc $(nproc), $cpu, $(uname -sr), load average $(cut -d" " -f1-3 /proc/loadavg) at start"
+echo "repository: $desc"
+echo "  $REPO: $commits commits on $branch, $objects objects in packs ($packmb KiB), $nrefs refs"
+echo "servers: $GROVE ($(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')), $(git --version), $(/usr/sbin/lighttpd -v 2>&1 | head -1)"
+echo "runs per measurement: $REPS (median); a fresh server for each"
+echo
+
+rm -rf "$TMP"
+mkdir -p "$TMP"
+set +e
+/usr/bin/python3 "$(dirname "$0")/git_server_bench.py" --grove "$GROVE" --repo "$REPO" \
+	--branch "$branch" --tmp "$TMP" --reps "$REPS" --only "${BENCH_GIT_ONLY:-}"
+rc=$?
+set -e
+[ $rc -eq 0 ] && rm -rf "$TMP"
+exit $rc
