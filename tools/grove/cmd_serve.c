@@ -56,6 +56,14 @@ static void make_store_parent(const char *location)
 	free(dir);
 }
 
+/* The DAV handlers check passwords against the loaded entries; this
+ * picks up `grove user` changes within a second (git_http also reloads
+ * per request). */
+static void reload_htpasswd(void *arg)
+{
+	grove__htpasswd_reload(arg);
+}
+
 int cmd_serve(cli *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 0x100, O_STORES, O_HTPASSWD, O_ANON, O_NON_FF, O_MAXCONN, O_WORKERS,
@@ -201,7 +209,10 @@ int cmd_serve(cli *c, int argc, char **argv)
 		gc.open_arg = &dg;
 		gc.check_update = grove__dav_git_check;
 		gc.check_arg = &dg;
-		if ((err = grove__dav_server_register(&dav, srv, g, &dopts)) < 0) {
+		grove__timer *reload_timer;
+		if ((err = grove__dav_server_register(&dav, srv, g, &dopts)) < 0 ||
+		    (err = grove__timer_start(&reload_timer, loop, 1000, 1000, reload_htpasswd,
+				htpasswd)) < 0) {
 			rc = cli_fail(c, err);
 			goto out;
 		}
