@@ -18,7 +18,7 @@ VERSION := 0.1.0
 DEPS_BUILD := build-essential pkg-config libgit2-dev liblmdb-dev libdeflate-dev zlib1g-dev \
 	libssl-dev libhttp-parser-dev libexpat1-dev libical-dev
 DEPS_TEST := libcriterion-dev git clang-14 libclang-rt-14-dev lmdb-utils python3-dulwich \
-	curl git-doc lighttpd
+	curl git-doc lighttpd litmus python3-caldav
 DEPS := $(DEPS_BUILD) $(DEPS_TEST)
 
 PKGS := libgit2 lmdb libdeflate zlib libcrypto
@@ -90,8 +90,14 @@ $(T)/unit/%: $(T)/obj/tests/unit/%.o $(T_HELPER_OBJ) $(T)/libgrove.a $(T_SERVER_
 
 SERVER_LIBS := -lhttp_parser -lz -lcrypt -lexpat -lical
 
+# Every stage runs even when an earlier one fails; the last line totals them.
 test: deps
-	@$(MAKE) --no-print-directory unit shell fuzz-smoke
+	@rm -f $(T)/count-*; rc=0; \
+	$(MAKE) --no-print-directory unit || rc=1; \
+	$(MAKE) --no-print-directory shell || rc=1; \
+	$(MAKE) --no-print-directory fuzz-smoke || rc=1; \
+	cat $(T)/count-* 2>/dev/null | awk '{p += $$1; f += $$2} END {printf "tests: %d passed, %d failed\n", p, f}'; \
+	exit $$rc
 
 unit: $(UNIT_BIN) $(T)/grove
 	@sh tests/run-unit.sh $(UNIT_BIN)

@@ -16,5 +16,5 @@ for f in "$@"; do
 		fail=$((fail + 1)); echo "FAIL fuzz $name"; tail -40 build/fuzz/$name.log
 	fi
 done
-echo "fuzz targets: $pass passed, $fail failed"
+echo "fuzz: $pass passed, $fail failed"; mkdir -p build/test; echo "$pass $fail" > build/test/count-fuzz
 [ "$fail" -eq 0 ]

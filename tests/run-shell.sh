@@ -12,5 +12,5 @@ for t in tests/shell/*.sh; do
 		fail=$((fail + 1)); failed="$failed $t"; echo "FAIL $t"; tail -40 "$log"
 	fi
 done
-echo "shell tests: $pass passed, $fail failed"
+echo "shell: $pass passed, $fail failed"; echo "$pass $fail" > build/test/count-shell
 [ "$fail" -eq 0 ]

@@ -11,5 +11,5 @@ for t in "$@"; do
 		fail=$((fail + 1)); failed="$failed $(basename "$t")"; cat "$t.log"
 	fi
 done
-echo "unit suites: $pass passed, $fail failed"
+echo "unit: $pass passed, $fail failed"; echo "$pass $fail" > build/test/count-unit
 [ "$fail" -eq 0 ] || { echo "failed suites:$failed"; exit 1; }
