@@ -90,6 +90,8 @@ void grove__dav_do_propfind(grove__dav_ctx *c);
 void grove__dav_do_proppatch(grove__dav_ctx *c);
 void grove__dav_do_mkcol(grove__dav_ctx *c);
 void grove__dav_do_copymove(grove__dav_ctx *c, int move);
+/* REPORT (dav_report.c). */
+void grove__dav_do_report(grove__dav_ctx *c);
 
 /* A change record for the commit message. */
 void grove__dav_change_init(grove__dav_ctx *c, grove__dav_change *ch);

@@ -188,8 +188,29 @@ int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, con
 		return 1;
 	}
 	if (is(ns, name, DAV_NS_DAV, "supported-report-set") && (coll || r->type == DAV_R_HOME)) {
-		/* the REPORTs are not implemented yet: an honest empty set */
-		grove__dav_xw_empty(w, ns, name);
+		/* the reports of dav_report.c: collections only */
+		static const char *const cal_reports[] = { "calendar-multiget", "calendar-query",
+							   "free-busy-query" };
+		static const char *const card_reports[] = { "addressbook-multiget",
+							    "addressbook-query" };
+		if (!coll) {
+			grove__dav_xw_empty(w, ns, name);
+			return 1;
+		}
+		grove__dav_xw_open(w, ns, name);
+		size_t n = cal ? 3 : 2;
+		for (size_t i = 0; i <= n; i++) {
+			grove__dav_xw_open(w, DAV_NS_DAV, "supported-report");
+			grove__dav_xw_open(w, DAV_NS_DAV, "report");
+			if (i == n)
+				grove__dav_xw_empty(w, DAV_NS_DAV, "sync-collection");
+			else
+				grove__dav_xw_empty(w, cal ? DAV_NS_CALDAV : DAV_NS_CARDDAV,
+						    cal ? cal_reports[i] : card_reports[i]);
+			grove__dav_xw_close(w);
+			grove__dav_xw_close(w);
+		}
+		grove__dav_xw_close(w);
 		return 1;
 	}
 	if ((is(ns, name, DAV_NS_DAV, "quota-used-bytes") ||

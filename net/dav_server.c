@@ -13,10 +13,12 @@
 	(GROVE_HTTP_M(HTTP_OPTIONS) | GROVE_HTTP_M(HTTP_GET) | GROVE_HTTP_M(HTTP_HEAD) |    \
 	 GROVE_HTTP_M(HTTP_PUT) | GROVE_HTTP_M(HTTP_DELETE) | GROVE_HTTP_M(HTTP_PROPFIND) | \
 	 GROVE_HTTP_M(HTTP_PROPPATCH) | GROVE_HTTP_M(HTTP_MKCOL) |                          \
-	 GROVE_HTTP_M(HTTP_MKCALENDAR) | GROVE_HTTP_M(HTTP_COPY) | GROVE_HTTP_M(HTTP_MOVE))
+	 GROVE_HTTP_M(HTTP_MKCALENDAR) | GROVE_HTTP_M(HTTP_COPY) | GROVE_HTTP_M(HTTP_MOVE) |     \
+	 GROVE_HTTP_M(HTTP_REPORT))
 
 static const char allow_list[] =
-	"OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE";
+	"OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, "
+	"REPORT";
 
 /* ---- shared helpers -------------------------------------------------------- */
 
@@ -346,6 +348,7 @@ static void dav_handler(grove__http_request *req, grove__http_response *res, voi
 	case HTTP_MKCALENDAR: grove__dav_do_mkcol(&c); break;
 	case HTTP_COPY: grove__dav_do_copymove(&c, 0); break;
 	case HTTP_MOVE: grove__dav_do_copymove(&c, 1); break;
+	case HTTP_REPORT: grove__dav_do_report(&c); break;
 	default:
 		grove__http_res_header(res, "Allow", allow_list);
 		grove__http_res_error(res, 405);
