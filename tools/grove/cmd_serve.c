@@ -64,6 +64,23 @@ static void reload_htpasswd(void *arg)
 	grove__htpasswd_reload(arg);
 }
 
+/* The server root, for clients that are given just http://host:port/ and
+ * discover from there (RFC 6764 section 5: a PROPFIND on the root may be
+ * redirected): "/" itself goes to /dav/;
+ * anything else no other route takes is 404. */
+static void root_handler(grove__http_request *req, grove__http_response *res, void *arg)
+{
+	(void)arg;
+	if (strcmp(grove__http_req_path(req), "/") != 0) {
+		grove__http_res_error(res, 404);
+		return;
+	}
+	grove__http_res_header(res, "Location", "/dav/");
+	/* 308, not 301: clients (python-requests) drop a PROPFIND's body when
+	 * they follow a 301, and the body says which properties they want. */
+	grove__http_res_send(res, 308, NULL, NULL, 0);
+}
+
 int cmd_serve(cli *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 0x100, O_STORES, O_HTPASSWD, O_ANON, O_NON_FF, O_MAXCONN, O_WORKERS,
@@ -211,6 +228,8 @@ int cmd_serve(cli *c, int argc, char **argv)
 		gc.check_arg = &dg;
 		grove__timer *reload_timer;
 		if ((err = grove__dav_server_register(&dav, srv, g, &dopts)) < 0 ||
+		    (err = grove__http_route(srv, GROVE_HTTP_M(HTTP_GET) | GROVE_HTTP_M(HTTP_OPTIONS) |
+				GROVE_HTTP_M(HTTP_PROPFIND), "/", root_handler, NULL)) < 0 ||
 		    (err = grove__timer_start(&reload_timer, loop, 1000, 1000, reload_htpasswd,
 				htpasswd)) < 0) {
 			rc = cli_fail(c, err);
