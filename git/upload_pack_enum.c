@@ -238,6 +238,17 @@ static int queue_unshallowed(enum_ctx *e)
 	return 0;
 }
 
+/* A walked commit's root tree, kept by the walk (read again only if the
+ * walk could not parse it). */
+static int cnode_tree(enum_ctx *e, const grove__cnode *c, grove_oid *tree)
+{
+	if (c->parsed && !grove__oid_equal(&c->tree, &grove__oid_zero)) {
+		*tree = c->tree;
+		return 0;
+	}
+	return grove__commit_tree(e->up->g, &c->id, tree);
+}
+
 /* The commit walk; emitted commits are appended to commits. */
 static int walk_commits(enum_ctx *e, up_oids *commits)
 {
@@ -371,7 +382,7 @@ int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *cli
 					continue;
 				if (client_has && (rc = grove__oidset_add(client_has, &p->id)) < 0)
 					goto done;
-				if ((rc = grove__commit_tree(up->g, &p->id, &tree)) < 0 ||
+				if ((rc = cnode_tree(&e, p, &tree)) < 0 ||
 				    (rc = walk_trees(&e, &tree, 0)) < 0)
 					goto done;
 			}
@@ -384,7 +395,7 @@ int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *cli
 			goto done;
 		if (c->flags & F_UNINT)
 			continue;
-		if ((rc = grove__commit_tree(up->g, &c->id, &tree)) < 0 || (rc = walk_trees(&e, &tree, 1)) < 0)
+		if ((rc = cnode_tree(&e, c, &tree)) < 0 || (rc = walk_trees(&e, &tree, 1)) < 0)
 			goto done;
 	}
 	/* Wanted trees: themselves even under tree:0. */

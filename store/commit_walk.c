@@ -53,7 +53,7 @@ static int grow(grove__cwalk *w)
 	return 0;
 }
 
-/* Reads just the parents and committer time of a commit. */
+/* Reads just the tree, parents and committer time of a commit. */
 static int parse_commit(grove *g, grove__cnode *c)
 {
 	grove_buf buf = { 0 };
@@ -68,7 +68,13 @@ static int parse_commit(grove *g, grove__cnode *c)
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		if (!eol)
 			break;
-		if (eol - p == 47 && !memcmp(p, "parent ", 7)) {
+		if (eol - p == 45 && !memcmp(p, "tree ", 5)) {
+			/* Kept so walkers that go on to the trees need not read
+			 * the commit again; a bad one stays zero (their cue to
+			 * read the commit themselves and report it). */
+			if (grove_oid_fromhex(&c->tree, p + 5) < 0)
+				c->tree = grove__oid_zero;
+		} else if (eol - p == 47 && !memcmp(p, "parent ", 7)) {
 			if (c->parent_count == cap) {
 				grove_oid *np;
 				cap = cap ? cap * 2 : 2;

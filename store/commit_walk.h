@@ -7,6 +7,7 @@
 
 typedef struct {
 	grove_oid id;
+	grove_oid tree;      /* once parsed: the root tree (zero if unreadable) */
 	int64_t time;
 	grove_oid *parents;
 	size_t parent_count;
@@ -25,7 +26,7 @@ typedef struct {
 
 void grove__cwalk_init(grove__cwalk *w, grove *g);
 void grove__cwalk_dispose(grove__cwalk *w);
-/* The node for id (created on first use); parse loads parents and time. */
+/* The node for id (created on first use); parse loads parents, time and tree. */
 int grove__cwalk_get(grove__cwalk *w, const grove_oid *id, int parse, grove__cnode **out);
 int grove__cwalk_push(grove__cwalk *w, grove__cnode *c);
 grove__cnode *grove__cwalk_pop(grove__cwalk *w);
