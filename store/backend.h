@@ -31,6 +31,10 @@ typedef struct {
 	const void *data;
 	size_t data_len;
 	grove_oid base; /* GROVE__ENC_DELTA only */
+	/* Inflated length of data for ZLIB/DELTA records, 0 = unknown: a pack
+	 * writer needs a delta's length for the entry header and inflates the
+	 * stream to learn it unless the record carries it. */
+	size_t data_size;
 } grove__object;
 
 /* An atomic unit of change: objects (already-present ones are skipped),

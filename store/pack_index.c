@@ -535,6 +535,7 @@ static int deliver(ctx *c)
 		r->size = e->size;
 		r->data = c->pack + e->data_off;
 		r->data_len = e->data_len;
+		r->data_size = e->inflated; /* checked against the stream */
 		if (e->kind == GROVE__PACK_OFS_DELTA) {
 			r->encoding = GROVE__ENC_DELTA;
 			r->base = c->e[e->base].id;

@@ -3,6 +3,7 @@
  * zlib records are copied verbatim and stored deltas are sent as OFS_DELTA
  * (base already in this pack) or REF_DELTA (thin pack, receiver has the
  * base); only a delta whose base is unavailable is inflated and sent whole.
+ * Each record is read once (bases found on the way are written first).
  */
 #include "pack.h"
 #include "compress.h"
@@ -10,9 +11,11 @@
 #include "error.h"
 #include "oid.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define OUT_CHUNK 65536
 #define NONE SIZE_MAX
@@ -22,10 +25,7 @@ enum { UNSEEN = 0, IN_PROGRESS = 1, WRITTEN = 2 };
 typedef struct {
 	grove_oid id;
 	size_t pos;      /* position in the caller's list (first occurrence) */
-	size_t base;     /* index of the delta base in this set, or NONE */
 	size_t offset;   /* pack offset once written */
-	grove_oid base_id;
-	unsigned char enc;
 	unsigned char state;
 } item;
 
@@ -39,6 +39,10 @@ typedef struct {
 	unsigned char *out;
 	size_t out_len;
 	size_t offset; /* bytes of pack produced so far */
+	struct pending *chain; /* records waiting for their bases */
+	size_t chain_cap;
+	z_stream zs;   /* measures stored deltas (delta_inflated_len) */
+	int zs_ready;
 } wctx;
 
 static int flush_out(wctx *w)
@@ -160,135 +164,162 @@ static int write_inflated(wctx *w, const item *it)
 	return rc;
 }
 
-static int write_item(wctx *w, size_t i)
+/*
+ * A stored delta's inflated length, which its pack entry header needs when
+ * the record does not carry it (data_size 0): inflated into a scratch
+ * window that is thrown away, with one z_stream reused for every delta.
+ */
+static int delta_inflated_len(wctx *w, const grove__object *rec, size_t *out)
 {
-	item *it = &w->items[i];
-	grove__object rec;
-	grove_buf raw = { 0 }, delta = { 0 };
+	unsigned char scratch[16384];
+	int zr;
+
+	if (rec->data_size) {
+		*out = rec->data_size;
+		return 0;
+	}
+	if (rec->data_len > UINT_MAX)
+		return grove__error_set(GROVE_EUNSUPPORTED, "stored delta too large (%zu bytes)",
+			rec->data_len);
+	if (!w->zs_ready) {
+		memset(&w->zs, 0, sizeof(w->zs));
+		if (inflateInit(&w->zs) != Z_OK)
+			return grove__error_oom();
+		w->zs_ready = 1;
+	} else if (inflateReset(&w->zs) != Z_OK) {
+		return grove__error_set(GROVE_ERROR, "zlib: inflateReset failed");
+	}
+	w->zs.next_in = (unsigned char *)rec->data;
+	w->zs.avail_in = (unsigned)rec->data_len;
+	do {
+		w->zs.next_out = scratch;
+		w->zs.avail_out = sizeof(scratch);
+		zr = inflate(&w->zs, Z_NO_FLUSH);
+	} while (zr == Z_OK && w->zs.avail_out == 0);
+	if (zr != Z_STREAM_END || w->zs.avail_in != 0) {
+		char hex[GROVE_OID_HEXSZ + 1];
+		return grove__error_set(GROVE_ECORRUPT, "stored delta %s: damaged zlib stream",
+			grove_oid_tohex(hex, &rec->id));
+	}
+	*out = w->zs.total_out;
+	return 0;
+}
+
+/* Writes a record read by read_raw; its base, if in the set, is written. */
+static int write_record(wctx *w, item *it, const grove__object *rec)
+{
 	int rc;
 
-	it->offset = w->offset;
-	if (!w->be->ops->read_raw) {
-		rc = write_inflated(w, it);
-		w->st.inflated--; /* nothing was a delta */
-		goto done;
-	}
-	if ((rc = w->be->ops->read_raw(w->be, &it->id, &rec, &raw)) < 0) {
-		rc = not_found(rc, &it->id);
-		goto done;
-	}
-	switch (rec.encoding) {
+	switch (rec->encoding) {
 	case GROVE__ENC_PLAIN:
-		rc = write_whole(w, rec.type, rec.data, rec.data_len);
-		break;
+		return write_whole(w, rec->type, rec->data, rec->data_len);
 	case GROVE__ENC_ZLIB:
-		if ((rc = emit_header(w, (int)rec.type, rec.size)) == 0)
-			rc = emit(w, rec.data, rec.data_len, 1);
+		if ((rc = emit_header(w, (int)rec->type, rec->size)) == 0)
+			rc = emit(w, rec->data, rec->data_len, 1);
 		w->st.reused_zlib++;
-		break;
+		return rc;
 	case GROVE__ENC_DELTA: {
-		size_t b = find_item(w, &rec.base);
+		size_t b = find_item(w, &rec->base), dsize = 0;
 		int ofs = b != NONE && w->items[b].state == WRITTEN;
 		int ref = !ofs && w->o.allow_thin && w->o.client_has &&
-			w->o.client_has(w->o.client_payload, &rec.base) == 1;
-		if (!ofs && !ref) {
-			rc = write_inflated(w, it);
-			break;
-		}
-		/* The entry header needs the delta's inflated size. */
-		if ((rc = grove__delta_inflate(rec.data, rec.data_len, &delta)) < 0) {
-			char hex[GROVE_OID_HEXSZ + 1];
-			grove__error_wrap(rc, "stored delta %s", grove_oid_tohex(hex, &it->id));
-			break;
-		}
+			w->o.client_has(w->o.client_payload, &rec->base) == 1;
+		if (!ofs && !ref)
+			return write_inflated(w, it);
+		if ((rc = delta_inflated_len(w, rec, &dsize)) < 0)
+			return rc;
 		if (ofs) {
-			if ((rc = emit_header(w, GROVE__PACK_OFS_DELTA, delta.size)) == 0)
+			if ((rc = emit_header(w, GROVE__PACK_OFS_DELTA, dsize)) == 0)
 				rc = emit_ofs(w, it->offset - w->items[b].offset);
 		} else {
-			if ((rc = emit_header(w, GROVE__PACK_REF_DELTA, delta.size)) == 0)
-				rc = emit(w, rec.base.id, GROVE_OID_RAWSZ, 1);
+			if ((rc = emit_header(w, GROVE__PACK_REF_DELTA, dsize)) == 0)
+				rc = emit(w, rec->base.id, GROVE_OID_RAWSZ, 1);
 		}
 		if (rc == 0)
-			rc = emit(w, rec.data, rec.data_len, 1);
+			rc = emit(w, rec->data, rec->data_len, 1);
 		w->st.reused_deltas++;
-		break;
+		return rc;
 	}
 	default:
-		rc = grove__error_set(GROVE_ECORRUPT, "unknown record encoding %d", (int)rec.encoding);
+		return grove__error_set(GROVE_ECORRUPT, "unknown record encoding %d", (int)rec->encoding);
 	}
-done:
-	grove_buf_dispose(&raw);
-	grove_buf_dispose(&delta);
-	if (rc == 0)
-		it->state = WRITTEN;
-	return rc;
 }
 
-/* Writes item i, first writing the chain of bases it needs that are in
- * the set and not yet written (deepest first). */
-static int write_with_bases(wctx *w, size_t i, size_t **chain, size_t *chain_cap)
-{
-	size_t depth = 0, j = i;
-	int rc;
+/* One record read and waiting for its base to be written first. */
+typedef struct pending {
+	size_t i;
+	grove__object rec;
+	grove_buf raw;
+} pending;
 
-	while (w->items[j].state == UNSEEN) {
-		if (depth == *chain_cap) {
-			size_t cap = *chain_cap ? *chain_cap * 2 : 64;
-			size_t *c = grove__realloc(*chain, cap * sizeof(*c));
-			if (!c)
-				return GROVE_ENOMEM;
-			*chain = c;
-			*chain_cap = cap;
+/*
+ * Writes item i.  Each record is read once: a delta whose base is in the
+ * set and not yet written waits on a stack (holding its record) while the
+ * base chain is written, deepest first, so bases always precede their
+ * deltas and OFS_DELTA can be used.  A base met again while its chain is
+ * pending (a cycle) leaves the delta to be written whole.
+ */
+static int write_chain(wctx *w, size_t i)
+{
+	size_t depth = 0;
+	int rc = 0;
+
+	for (;;) {
+		pending *p;
+		item *it;
+		if (depth == w->chain_cap) {
+			size_t cap = w->chain_cap ? w->chain_cap * 2 : 16;
+			pending *c = grove__realloc(w->chain, cap * sizeof(*c));
+			if (!c) {
+				rc = GROVE_ENOMEM;
+				break;
+			}
+			w->chain = c;
+			w->chain_cap = cap;
 		}
-		(*chain)[depth++] = j;
-		w->items[j].state = IN_PROGRESS; /* a cycle stops here */
-		if (w->items[j].enc != GROVE__ENC_DELTA || w->items[j].base == NONE)
+		p = &w->chain[depth++];
+		p->i = i;
+		memset(&p->raw, 0, sizeof(p->raw));
+		it = &w->items[i];
+		it->state = IN_PROGRESS;
+		if (!w->be->ops->read_raw) {
+			memset(&p->rec, 0, sizeof(p->rec));
+			p->rec.encoding = GROVE__ENC_PLAIN;
 			break;
-		j = w->items[j].base;
+		}
+		if ((rc = w->be->ops->read_raw(w->be, &it->id, &p->rec, &p->raw)) < 0) {
+			rc = not_found(rc, &it->id);
+			break;
+		}
+		if (p->rec.encoding != GROVE__ENC_DELTA)
+			break;
+		i = find_item(w, &p->rec.base);
+		if (i == NONE || w->items[i].state != UNSEEN)
+			break;
 	}
 	while (depth) {
-		if ((rc = write_item(w, (*chain)[--depth])) < 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* Learns each object's encoding and base, so bases can go first. */
-static int survey(wctx *w)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		item *it = &w->items[i];
-		grove__object rec;
-		grove_buf raw = { 0 };
-		int rc;
-
-		it->base = NONE;
-		if (!w->be->ops->read_raw) {
-			rc = w->be->ops->exists(w->be, &it->id);
-			if (rc < 0)
-				return rc;
+		pending *p = &w->chain[--depth];
+		item *it = &w->items[p->i];
+		if (rc == 0) {
+			it->offset = w->offset;
+			if (!w->be->ops->read_raw) {
+				rc = write_inflated(w, it);
+				w->st.inflated--; /* nothing was a delta */
+			} else {
+				rc = write_record(w, it, &p->rec);
+			}
 			if (rc == 0)
-				return not_found(GROVE_ENOTFOUND, &it->id);
-			it->enc = GROVE__ENC_PLAIN;
-			continue;
+				it->state = WRITTEN;
 		}
-		if ((rc = w->be->ops->read_raw(w->be, &it->id, &rec, &raw)) < 0)
-			return not_found(rc, &it->id);
-		it->enc = (unsigned char)rec.encoding;
-		if (rec.encoding == GROVE__ENC_DELTA) {
-			it->base_id = rec.base;
-			it->base = find_item(w, &rec.base);
-		}
-		grove_buf_dispose(&raw);
+		grove_buf_dispose(&p->raw);
 	}
-	return 0;
+	return rc;
 }
 
 int grove__pack_write(grove_backend *be, const grove_oid *ids, size_t count,
 	const grove__pack_write_opts *opts, grove__pack_write_stats *stats)
 {
 	wctx w;
-	size_t i, k, *order = NULL, *chain = NULL, chain_cap = 0;
+	size_t i, k, *order = NULL;
 	unsigned char hdr[GROVE__PACK_HEADER_LEN] = { 'P', 'A', 'C', 'K', 0, 0, 0, 2 };
 	grove_oid sum;
 	int rc;
@@ -334,9 +365,6 @@ int grove__pack_write(grove_backend *be, const grove_oid *ids, size_t count,
 	for (i = 0; i < w.n; i++)
 		order[w.items[i].pos] = i;
 
-	if ((rc = survey(&w)) < 0)
-		goto done;
-
 	hdr[8] = (unsigned char)(w.n >> 24);
 	hdr[9] = (unsigned char)(w.n >> 16);
 	hdr[10] = (unsigned char)(w.n >> 8);
@@ -346,7 +374,9 @@ int grove__pack_write(grove_backend *be, const grove_oid *ids, size_t count,
 	for (i = 0; i < count; i++) {
 		if (order[i] == NONE)
 			continue;
-		if ((rc = write_with_bases(&w, order[i], &chain, &chain_cap)) < 0)
+		if (w.items[order[i]].state != UNSEEN) /* written as a base already */
+			continue;
+		if ((rc = write_chain(&w, order[i])) < 0)
 			goto done;
 	}
 	if ((rc = grove__hasher_final(w.h, &sum)) < 0 ||
@@ -361,6 +391,8 @@ done:
 	free(w.items);
 	free(w.out);
 	free(order);
-	free(chain);
+	free(w.chain);
+	if (w.zs_ready)
+		inflateEnd(&w.zs);
 	return rc;
 }
