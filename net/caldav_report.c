@@ -1,10 +1,12 @@
 /* CALDAV:calendar-query (RFC 4791 7.8) and CALDAV:free-busy-query (7.10). */
 #include "dav_report.h"
+#include "dav_report_index.h"
 #include "error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Checks every calendar-data element of the requested properties. */
 static int check_data_specs(grove__dav_report *r)
@@ -36,12 +38,52 @@ static icalcomponent *parse(const grove_buf *b)
 
 typedef struct {
 	const grove__dav_xnode *filter;
+	/* a necessary condition drawn from the filter, checked on the cached
+	 * summary before parsing: components needed, one time range */
+	unsigned need;
+	int has_range;
+	time_t lo, hi;
 } query_arg;
+
+static void plan(query_arg *q)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} kinds[] = { { "VEVENT", DAV_SUM_VEVENT }, { "VTODO", DAV_SUM_VTODO },
+		      { "VJOURNAL", DAV_SUM_VJOURNAL }, { "VFREEBUSY", DAV_SUM_VFREEBUSY } };
+	const grove__dav_xnode *top = grove__dav_xml_first_element(q->filter);
+	for (const grove__dav_xnode *e = grove__dav_xml_first_element(top); e;
+	     e = grove__dav_xml_next_element(e)) {
+		const char *name = grove__dav_xml_attr(e, "name");
+		if (!grove__dav_xml_is(e, DAV_NS_CALDAV, "comp-filter") || !name ||
+		    grove__dav_xml_child(e, DAV_NS_CALDAV, "is-not-defined"))
+			continue;
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+			if (strcasecmp(name, kinds[i].name) != 0)
+				continue;
+			q->need |= kinds[i].bit;
+			const grove__dav_xnode *tr = grove__dav_xml_child(e, DAV_NS_CALDAV, "time-range");
+			if (tr && !q->has_range && kinds[i].bit != DAV_SUM_VFREEBUSY &&
+			    grove__caldav_range(tr, 1, &q->lo, &q->hi) == 0)
+				q->has_range = 1;
+		}
+	}
+}
 
 static int query_member(grove__dav_report *r, const char *name, const char *key,
 			const grove_oid *blob, void *arg)
 {
 	query_arg *q = arg;
+	if (q->need || q->has_range) {
+		grove__dav_summary sum;
+		if (grove__dav_summary_get(r->c->srv->st.g, blob, DAV_CAL, NULL, 0, &sum) < 0)
+			return 500;
+		int may = grove__dav_summary_may_match(&sum, q->need, q->has_range, q->lo, q->hi);
+		grove__dav_summary_dispose(&sum);
+		if (!may)
+			return 0;
+	}
 	grove_buf b = { 0 };
 	int status = grove__dav_report_read(r, blob, &b);
 	if (status)
@@ -75,7 +117,10 @@ int grove__caldav_report_query(grove__dav_report *r)
 	}
 	if ((st = check_data_specs(r)))
 		return st;
-	query_arg q = { filter };
+	query_arg q;
+	memset(&q, 0, sizeof(q));
+	q.filter = filter;
+	plan(&q);
 	return grove__dav_report_members(r, query_member, &q);
 }
 

@@ -92,6 +92,16 @@ void grove__dav_do_mkcol(grove__dav_ctx *c);
 void grove__dav_do_copymove(grove__dav_ctx *c, int move);
 /* REPORT (dav_report.c). */
 void grove__dav_do_report(grove__dav_ctx *c);
+/* The largest calendar object or vCard a PUT accepts (advertised as
+ * max-resource-size). */
+#define DAV_MAX_RESOURCE_SIZE (1u << 20)
+/* PUT preconditions (caldav_preconditions.c): max-resource-size (0 or
+ * 403), and no-uid-conflict against base (0, 500, or 403 with the href of
+ * the member holding the UID in *conflict_href, to free). */
+int grove__dav_put_size_check(size_t len);
+int grove__dav_put_uid_check(grove__dav_ctx *c, grove_view *base, const char *data, size_t len,
+			     char **conflict_href);
+void grove__dav_send_uid_conflict(grove__dav_ctx *c, const char *href);
 
 /* A change record for the commit message. */
 void grove__dav_change_init(grove__dav_ctx *c, grove__dav_change *ch);

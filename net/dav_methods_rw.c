@@ -62,6 +62,7 @@ typedef struct {
 	const char *data;
 	size_t len;
 	int created;         /* the resource did not exist in the base */
+	char *conflict;      /* no-uid-conflict: the member holding the UID */
 } put_op;
 
 /* Preconditions against one base: the collection exists, If-Match and
@@ -81,6 +82,10 @@ static int put_check(void *arg, grove_view *base)
 		status = 409; /* RFC 4918 9.7.1: the parent collection is missing */
 	else
 		status = grove__dav_preconditions(op->c->req, r.exists ? etag : NULL, 0);
+	if (status == 0) {
+		free(op->conflict);
+		status = grove__dav_put_uid_check(op->c, base, op->data, op->len, &op->conflict);
+	}
 	op->created = !r.exists;
 	grove__dav_res_dispose(&r);
 	return status;
@@ -124,6 +129,10 @@ void grove__dav_do_put(grove__dav_ctx *c)
 									      : "supported-address-data");
 		return;
 	}
+	if (grove__dav_put_size_check(len)) {
+		grove__dav_send_cond(c, 403, ns, "max-resource-size");
+		return;
+	}
 	/* the collection's accepted components, from the current head */
 	grove_view *v;
 	grove__dav_props props = { 0 };
@@ -160,7 +169,7 @@ void grove__dav_do_put(grove__dav_ctx *c)
 		grove__dav_send_cond(c, 403, ns, cond);
 		return;
 	}
-	put_op op = { c, body, len, 0 };
+	put_op op = { c, body, len, 0, NULL };
 	grove__dav_write w = { put_build, put_check, &op };
 	grove__dav_change ch;
 	grove__dav_change_init(c, &ch);
@@ -172,10 +181,13 @@ void grove__dav_do_put(grove__dav_ctx *c)
 	grove_oid commit;
 	status = grove__dav_commit(&c->srv->st, &w, &ch, &commit);
 	free(component);
-	if (status) {
+	if (status == 403 && op.conflict)
+		grove__dav_send_uid_conflict(c, op.conflict);
+	else if (status)
 		grove__dav_send_status(c, status);
+	free(op.conflict);
+	if (status)
 		return;
-	}
 	grove_oid blob;
 	char etag[GROVE_OID_HEXSZ + 3];
 	grove_object_hash(GROVE_OBJ_BLOB, body, len, &blob);

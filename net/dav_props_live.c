@@ -252,6 +252,13 @@ int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, con
 		grove__dav_xw_close(w);
 		return 1;
 	}
+	if (((is(ns, name, DAV_NS_CALDAV, "max-resource-size") && cal) ||
+	     (is(ns, name, DAV_NS_CARDDAV, "max-resource-size") && !cal)) && coll) {
+		char num[32];
+		snprintf(num, sizeof(num), "%u", (unsigned)DAV_MAX_RESOURCE_SIZE);
+		grove__dav_xw_leaf(w, ns, name, num);
+		return 1;
+	}
 	if (is(ns, name, DAV_NS_CARDDAV, "supported-address-data") && coll && !cal) {
 		static const char x[] =
 			"<CARD:address-data-type content-type=\"text/vcard\" version=\"3.0\"/>"
@@ -297,7 +304,7 @@ static const struct {
 	{ DAV_NS_CALDAV, "calendar-home-set" }, { DAV_NS_CARDDAV, "addressbook-home-set" },
 	{ DAV_NS_CALDAV, "supported-calendar-data" }, { DAV_NS_CARDDAV, "supported-address-data" },
 	{ DAV_NS_CALDAV, "supported-calendar-component-set" },
-	{ DAV_NS_CALDAV, "max-resource-size" },
+	{ DAV_NS_CALDAV, "max-resource-size" }, { DAV_NS_CARDDAV, "max-resource-size" },
 };
 
 /* "VEVENT VTODO" from <C:supported-calendar-component-set><C:comp name=../>. */

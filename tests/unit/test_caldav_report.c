@@ -614,3 +614,77 @@ Test(caldav_report, options_and_supported_report_set)
 	cr_assert(!strstr(r.body, "addressbook-query"));
 	free(r.raw);
 }
+
+/* ---- PUT preconditions ------------------------------------------------------------------- */
+
+Test(caldav_report, put_uid_conflict_and_size)
+{
+	expect("MKCALENDAR", CAL, ALICE, NULL, 201);
+	expect("MKCALENDAR", "/dav/alice/calendars/home/", ALICE, NULL, 201);
+	put(CAL "a.ics", ICS("same-uid", "A"));
+	grove_oid before, after;
+	cr_assert_eq(grove_branch_head(G, "main", &before), 0);
+	reply r = req("PUT", CAL "b.ics", ALICE "Content-Type: text/calendar\r\n", ICS("same-uid", "B"));
+	cr_assert_eq(r.status, 403, "%s", r.raw);
+	cr_assert(strstr(r.body, "<C:no-uid-conflict><D:href>" CAL "a.ics</D:href></C:no-uid-conflict>"),
+		  "%s", r.body);
+	free(r.raw);
+	cr_assert_eq(grove_branch_head(G, "main", &after), 0);
+	cr_assert_eq(grove_oid_cmp(&before, &after), 0, "nothing committed");
+	/* the same resource may keep its UID; another calendar may hold it */
+	put(CAL "a.ics", ICS("same-uid", "A2"));
+	put("/dav/alice/calendars/home/b.ics", ICS("same-uid", "B"));
+	put(CAL "b.ics", ICS("other-uid", "B"));
+	/* max-resource-size: advertised, enforced */
+	r = req("PROPFIND", CAL, ALICE XMLH "Depth: 0\r\n",
+		"<D:propfind xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:prop>"
+		"<C:max-resource-size/></D:prop></D:propfind>");
+	cr_assert(strstr(r.body, "<C:max-resource-size>1048576</C:max-resource-size>"), "%s", r.body);
+	free(r.raw);
+	size_t big = (1u << 20) + 100;
+	char *ics = malloc(big + 512);
+	int n = sprintf(ics, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+			     "UID:big\r\nDTSTAMP:20060101T000000Z\r\nDTSTART:20060101T000000Z\r\nDESCRIPTION:");
+	memset(ics + n, 'x', big);
+	strcpy(ics + n + big, "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+	r = req("PUT", CAL "big.ics", ALICE "Content-Type: text/calendar\r\n", ics);
+	cr_assert_eq(r.status, 403);
+	cr_assert(strstr(r.body, "<C:max-resource-size/>"), "%s", r.body);
+	free(r.raw);
+	free(ics);
+}
+
+/* An endless weekly rule: the summary cache cannot bound it, the query
+ * still finds a late instance; a bounded rule is skipped by its span. */
+Test(caldav_report, endless_and_bounded_recurrence)
+{
+	expect("MKCALENDAR", CAL, ALICE, NULL, 201);
+	put(CAL "w.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+			 "UID:weekly@x\r\nDTSTAMP:20060101T000000Z\r\nDTSTART:20060102T090000Z\r\n"
+			 "DURATION:PT1H\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+	put(CAL "u.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+			 "UID:until@x\r\nDTSTAMP:20060101T000000Z\r\nDTSTART:20060102T090000Z\r\n"
+			 "DURATION:PT1H\r\nRRULE:FREQ=DAILY;UNTIL=20060110T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+	const char *fmt = "<C:calendar-query xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+			  "<D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name=\"VCALENDAR\">"
+			  "<C:comp-filter name=\"VEVENT\"><C:time-range start=\"%s\" end=\"%s\"/>"
+			  "</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>";
+	char body[1024];
+	/* 2 Jan 2006 is a Monday; 5 Jan 2009 too */
+	snprintf(body, sizeof(body), fmt, "20090105T000000Z", "20090106T000000Z");
+	for (int round = 0; round < 2; round++) { /* cold, then warm cache */
+		reply r = report(CAL, "1", body);
+		cr_assert(strstr(r.body, "w.ics"), "%s", r.body);
+		cr_assert(!strstr(r.body, "u.ics"));
+		free(r.raw);
+	}
+	snprintf(body, sizeof(body), fmt, "20060110T000000Z", "20060110T100000Z");
+	reply r = report(CAL, "1", body);
+	cr_assert(strstr(r.body, "u.ics"), "%s", r.body);
+	cr_assert(!strstr(r.body, "w.ics"), "a Tuesday");
+	free(r.raw);
+	snprintf(body, sizeof(body), fmt, "20060111T000000Z", "20060112T000000Z");
+	r = report(CAL, "1", body);
+	cr_assert(!strstr(r.body, "u.ics"), "UNTIL passed");
+	free(r.raw);
+}

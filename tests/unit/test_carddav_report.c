@@ -276,3 +276,29 @@ Test(carddav_report, failures)
 		free(r.raw);
 	}
 }
+
+Test(carddav_report, put_uid_conflict_and_size)
+{
+	load();
+	/* v104's UID under another name */
+	reply r = req("PUT", BOOK "copy.vcf", ALICE "Content-Type: text/vcard\r\n",
+		      "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nUID:34222-23222@example.com\r\nEND:VCARD\r\n");
+	cr_assert_eq(r.status, 403, "%s", r.raw);
+	cr_assert(strstr(r.body, "<CARD:no-uid-conflict><D:href>" BOOK "v104.vcf</D:href>"), "%s", r.body);
+	free(r.raw);
+	expect("GET", BOOK "copy.vcf", ALICE, NULL, 404);
+	/* a folded UID is unfolded before comparing */
+	r = req("PUT", BOOK "copy.vcf", ALICE "Content-Type: text/vcard\r\n",
+		"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nUID:34222-232\r\n @example.com\r\nEND:VCARD\r\n");
+	cr_assert_eq(r.status, 403, "%s", r.raw);
+	cr_assert(strstr(r.body, "v102.vcf"));
+	free(r.raw);
+	/* overwriting the owner itself is fine */
+	expect("PUT", BOOK "v104.vcf", ALICE "Content-Type: text/vcard\r\n",
+	       "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Oliver\r\nUID:34222-23222@example.com\r\nEND:VCARD\r\n", 204);
+	r = req("PROPFIND", BOOK, ALICE XMLH "Depth: 0\r\n",
+		"<D:propfind xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:carddav\"><D:prop>"
+		"<C:max-resource-size/></D:prop></D:propfind>");
+	cr_assert(strstr(r.body, "<CARD:max-resource-size>1048576</CARD:max-resource-size>"), "%s", r.body);
+	free(r.raw);
+}

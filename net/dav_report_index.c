@@ -1,0 +1,253 @@
+/* A derived index of calendar and address objects keyed by blob id: the
+ * UID, the component kinds and the time span of every instance.  A blob
+ * id names immutable bytes, so an entry can never go stale; the cache is
+ * direct-mapped with a fixed number of slots (bounded memory) and shared
+ * by every server in the process behind a mutex. */
+#include "dav_report_index.h"
+#include "error.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SLOTS 16384
+#define MAX_CACHED_UID 512
+
+typedef struct {
+	grove_oid id;
+	int used;
+	grove__dav_summary s;
+} slot;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static slot *slots; /* allocated on first use */
+
+void grove__dav_summary_dispose(grove__dav_summary *s)
+{
+	free(s->uid);
+	s->uid = NULL;
+}
+
+static int copy_summary(grove__dav_summary *dst, const grove__dav_summary *src)
+{
+	*dst = *src;
+	dst->uid = NULL;
+	if (src->uid && !(dst->uid = grove__strdup(src->uid)))
+		return GROVE_ENOMEM;
+	return 0;
+}
+
+/* ---- computing a summary ------------------------------------------------------------- */
+
+static unsigned kind_bit(icalcomponent_kind k)
+{
+	switch (k) {
+	case ICAL_VEVENT_COMPONENT: return DAV_SUM_VEVENT;
+	case ICAL_VTODO_COMPONENT: return DAV_SUM_VTODO;
+	case ICAL_VJOURNAL_COMPONENT: return DAV_SUM_VJOURNAL;
+	case ICAL_VFREEBUSY_COMPONENT: return DAV_SUM_VFREEBUSY;
+	default: return 0;
+	}
+}
+
+typedef struct {
+	grove__dav_summary *s;
+	int any;
+} span_arg;
+
+static int span_cb(void *arg, const grove__caldav_inst *in)
+{
+	span_arg *a = arg;
+	time_t lo = in->start, hi = in->end;
+	if (!in->has_start)
+		lo = hi = in->due;
+	if (in->has_due && in->due > hi)
+		hi = in->due;
+	if (!in->has_start && !in->has_due) {
+		a->s->bounded = 0;
+		return 1;
+	}
+	if (!a->any || lo < a->s->start)
+		a->s->start = lo;
+	if (!a->any || hi > a->s->end)
+		a->s->end = hi;
+	a->any = 1;
+	return 0;
+}
+
+/* 1 when a date-time property of c is floating or a DATE (its UTC value
+ * depends on the calendar-timezone). */
+static int has_floating(icalcomponent *c)
+{
+	static const icalproperty_kind ks[] = { ICAL_DTSTART_PROPERTY, ICAL_DTEND_PROPERTY,
+						ICAL_DUE_PROPERTY, ICAL_RDATE_PROPERTY,
+						ICAL_EXDATE_PROPERTY, ICAL_RECURRENCEID_PROPERTY };
+	for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+		icalproperty *p = icalcomponent_get_first_property(c, ks[i]);
+		if (!p)
+			continue;
+		struct icaltimetype t = grove__caldav_prop_time(p);
+		if (icaltime_is_null_time(t))
+			continue;
+		if (t.is_date || (!icaltime_is_utc(t) && !t.zone))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when a recurrence rule of c never ends. */
+static int endless(icalcomponent *c)
+{
+	for (icalproperty *p = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY); p;
+	     p = icalcomponent_get_next_property(c, ICAL_RRULE_PROPERTY)) {
+		struct icalrecurrencetype r = icalproperty_get_rrule(p);
+		if (r.count == 0 && icaltime_is_null_time(r.until))
+			return 1;
+	}
+	return 0;
+}
+
+static void summarize_calendar(const char *data, size_t len, grove__dav_summary *s)
+{
+	char *text = grove__strndup(data, len);
+	icalcomponent *cal = text ? icalparser_parse_string(text) : NULL;
+	free(text);
+	if (!cal || icalcomponent_isa(cal) != ICAL_VCALENDAR_COMPONENT) {
+		if (cal)
+			icalcomponent_free(cal);
+		s->bad = 1;
+		return;
+	}
+	s->bounded = 1;
+	span_arg a = { s, 0 };
+	icalcompiter it = icalcomponent_begin_component(cal, ICAL_ANY_COMPONENT);
+	for (icalcomponent *c = icalcompiter_deref(&it); c; c = icalcompiter_next(&it)) {
+		icalcomponent_kind k = icalcomponent_isa(c);
+		unsigned bit = kind_bit(k);
+		if (!bit)
+			continue;
+		s->kinds |= bit;
+		const char *uid = icalcomponent_get_uid(c);
+		if (uid && !s->uid)
+			s->uid = grove__strdup(uid);
+		if (k == ICAL_VFREEBUSY_COMPONENT || endless(c)) {
+			s->bounded = 0;
+			continue;
+		}
+		if (has_floating(c))
+			s->floating = 1;
+		if (s->bounded &&
+		    grove__caldav_instances(c, NULL, CALDAV_T_MIN, CALDAV_T_MAX, span_cb, &a) != 0)
+			s->bounded = 0;
+	}
+	if (!a.any)
+		s->bounded = 0;
+	icalcomponent_free(cal);
+}
+
+/* The UID of a vCard: the first UID line (unfolded), without group. */
+static void summarize_vcard(const char *data, size_t len, grove__dav_summary *s)
+{
+	size_t i = 0;
+	while (i < len) {
+		const char *line = data + i;
+		const char *nl = memchr(line, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - line) : len - i;
+		i += n + 1;
+		const char *colon = memchr(line, ':', n);
+		if (!colon || line[0] == ' ' || line[0] == '\t')
+			continue;
+		const char *name = line, *end = colon;
+		const char *semi = memchr(line, ';', (size_t)(colon - line));
+		if (semi)
+			end = semi;
+		for (const char *p = line; p < end; p++)
+			if (*p == '.')
+				name = p + 1;
+		if (end - name != 3 || strncasecmp(name, "UID", 3) != 0)
+			continue;
+		grove__sbuf u = GROVE_SBUF_INIT;
+		size_t vlen = (size_t)(line + n - (colon + 1));
+		if (vlen && colon[vlen] == '\r')
+			vlen--;
+		int rc = grove__sbuf_put(&u, colon + 1, vlen);
+		/* folded continuation lines */
+		while (rc == 0 && i < len && (data[i] == ' ' || data[i] == '\t')) {
+			const char *c2 = data + i + 1;
+			const char *nl2 = memchr(c2, '\n', len - i - 1);
+			size_t m = nl2 ? (size_t)(nl2 - c2) : len - i - 1;
+			i += m + 2;
+			if (m && c2[m - 1] == '\r')
+				m--;
+			rc = grove__sbuf_put(&u, c2, m);
+		}
+		if (rc == 0)
+			s->uid = grove__sbuf_detach(&u, NULL);
+		grove__sbuf_dispose(&u);
+		return;
+	}
+}
+
+int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fam,
+			   const char *data, size_t len, grove__dav_summary *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t at = (((size_t)blob->id[0] << 8) | blob->id[1] | ((size_t)blob->id[2] << 16)) % SLOTS;
+	pthread_mutex_lock(&lock);
+	if (!slots)
+		slots = grove__calloc(SLOTS, sizeof(*slots));
+	int rc = 1;
+	if (slots && slots[at].used && grove_oid_cmp(&slots[at].id, blob) == 0 &&
+	    (int)slots[at].s.family == (int)fam)
+		rc = copy_summary(out, &slots[at].s);
+	pthread_mutex_unlock(&lock);
+	if (rc <= 0)
+		return rc;
+	/* a miss: compute it (outside the lock) */
+	grove_buf owned = { 0 };
+	if (!data) {
+		grove_otype t;
+		if (grove_object_read(g, blob, &t, &owned) < 0)
+			return grove_error_code();
+		data = owned.data;
+		len = owned.size;
+	}
+	grove__dav_summary s;
+	memset(&s, 0, sizeof(s));
+	s.family = fam;
+	if (fam == DAV_CAL)
+		summarize_calendar(data, len, &s);
+	else
+		summarize_vcard(data, len, &s);
+	grove_buf_dispose(&owned);
+	rc = copy_summary(out, &s);
+	if (rc == 0 && (!s.uid || strlen(s.uid) <= MAX_CACHED_UID)) {
+		pthread_mutex_lock(&lock);
+		if (slots) {
+			grove__dav_summary_dispose(&slots[at].s);
+			slots[at].id = *blob;
+			slots[at].used = 1;
+			slots[at].s = s;
+			s.uid = NULL; /* moved into the slot */
+		}
+		pthread_mutex_unlock(&lock);
+	}
+	grove__dav_summary_dispose(&s);
+	return rc;
+}
+
+int grove__dav_summary_may_match(const grove__dav_summary *s, unsigned need_kinds,
+				 int has_range, time_t lo, time_t hi)
+{
+	if (s->bad)
+		return 1; /* let the full evaluation decide */
+	if ((s->kinds & need_kinds) != need_kinds)
+		return 0;
+	if (!has_range || !s->bounded)
+		return 1;
+	/* floating times move by the zone's offset: at most 14 hours, and a
+	 * margin for the inclusive comparisons of RFC 4791 9.9 */
+	time_t slack = s->floating ? 15 * 3600 : 1;
+	return !(s->end + slack < lo || s->start - slack > hi);
+}

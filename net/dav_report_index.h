@@ -1,0 +1,39 @@
+/*
+ * dav_report_index.h - what the REPORTs and PUT preconditions know about a
+ * calendar or address object without parsing it again (internal).
+ *
+ * Entries are keyed by blob id, so they never go stale: a changed object
+ * is a new blob.  The cache is bounded (a fixed number of slots, entries
+ * replaced on collision) and safe to use from any thread.
+ */
+#ifndef GROVE_NET_DAV_REPORT_INDEX_H
+#define GROVE_NET_DAV_REPORT_INDEX_H
+
+#include "dav_report.h"
+
+#define DAV_SUM_VEVENT 1u
+#define DAV_SUM_VTODO 2u
+#define DAV_SUM_VJOURNAL 4u
+#define DAV_SUM_VFREEBUSY 8u
+
+typedef struct {
+	grove__dav_family family;
+	char *uid;         /* the object's UID, or NULL */
+	unsigned kinds;    /* DAV_SUM_* of the components present */
+	int bounded;       /* [start, end] covers every instance */
+	int floating;      /* span computed with floating times in UTC */
+	time_t start, end;
+	int bad;           /* the data does not parse */
+} grove__dav_summary;
+
+/* The summary of the object stored as blob (data: its bytes if at hand,
+ * else NULL to read them).  Returns 0 or a grove error code. */
+int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fam,
+			   const char *data, size_t len, grove__dav_summary *out);
+void grove__dav_summary_dispose(grove__dav_summary *s);
+/* 0 when the object certainly fails a filter that needs every kind in
+ * need_kinds and (has_range) an instance in [lo, hi); 1 when it may match. */
+int grove__dav_summary_may_match(const grove__dav_summary *s, unsigned need_kinds,
+				 int has_range, time_t lo, time_t hi);
+
+#endif
