@@ -547,6 +547,182 @@ int grove_export(grove *g, const char *git_path);
  * repository (bare or not) into this store. */
 int grove_import(grove *g, const char *git_path);
 
+/* ------------------------------------------------------------------ */
+/* Remotes and sync                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A remote is a named git URL the store is fetched from and pushed to:
+ * file:///path or /path, git://, http://, https://, ssh:// or user@host:path.
+ * The transports are libgit2's; fetched packs are indexed into the store
+ * with their deltas kept.
+ *
+ * Configuration lives inside the store (every backend, nothing outside it):
+ * the ref refs/grove/config names a commit without parents (config is state,
+ * not history) whose tree holds one value per setting:
+ *   remotes/NAME/url          the URL, never with a password
+ *   remotes/NAME/last_fetch   "SECONDS" (unix time) of the last good fetch
+ *   remotes/NAME/last_push    likewise for push
+ *   remotes/NAME/last_error   the last failed fetch/push ("" after a success)
+ *   branches/BRANCH/remote    the branch's upstream remote
+ *   branches/BRANCH/merge     the upstream's branch name on that remote
+ * Fetch stores the remote's branches as refs/remotes/NAME/BRANCH and adds
+ * tags it does not have yet (an existing tag is never moved).
+ *
+ * Credentials, first match wins: grove_sync_opts, the URL given to
+ * grove_clone (user:password@, used for that clone and never stored), then
+ * $GROVE_REMOTE_USER with $GROVE_REMOTE_PASSWORD or $GROVE_REMOTE_TOKEN (a
+ * token is sent as the HTTP Basic password; the user defaults to
+ * "x-access-token").  ssh: the key file opts->ssh_key or $GROVE_SSH_KEY,
+ * else the ssh agent.  Error messages never contain a password or token.
+ */
+
+/* Remote names: a valid branch name without '/'. */
+int grove_remote_name_validate(const char *name);
+
+typedef struct {
+	char *name;
+	char *url;
+} grove_remote;
+
+typedef struct {
+	grove_remote *items;
+	size_t count;
+} grove_remote_array;
+void grove_remote_array_dispose(grove_remote_array *array);
+
+/* Adds a remote.  GROVE_EEXISTS if the name is taken.  A password (or a
+ * lone token in an http(s) URL) is dropped from the stored URL. */
+int grove_remote_add(grove *g, const char *name, const char *url);
+/* Changes the URL of an existing remote (GROVE_ENOTFOUND). */
+int grove_remote_set_url(grove *g, const char *name, const char *url);
+/* Every remote, sorted by name. */
+int grove_remote_list(grove *g, grove_remote_array *out);
+/* The URL of one remote (free() it); GROVE_ENOTFOUND. */
+int grove_remote_url(grove *g, const char *name, char **out);
+/* Removes a remote, its refs/remotes/NAME/ refs and the upstream settings
+ * that name it. */
+int grove_remote_remove(grove *g, const char *name);
+
+/* A URL fit for messages: "https://user:secret@host/x" -> "https://host/x"
+ * (an http(s) user alone may be a token and goes too; "git@host:x" stays).
+ * *out is from malloc. */
+int grove_url_redact(const char *url, char **out);
+
+typedef enum {
+	GROVE_SYNC_CONNECTING = 1, /* no counts */
+	GROVE_SYNC_RECEIVING = 2,  /* total: objects in the pack; bytes so far */
+	GROVE_SYNC_INDEXING = 3,   /* objects indexed into the store of total */
+	GROVE_SYNC_COUNTING = 4,   /* push: objects found to send */
+	GROVE_SYNC_COMPRESSING = 5,/* push: deltas computed, current of total */
+	GROVE_SYNC_WRITING = 6     /* push: objects sent, current of total; bytes */
+} grove_sync_stage;
+
+typedef struct {
+	grove_sync_stage stage;
+	uint64_t current;
+	uint64_t total;   /* 0 when unknown */
+	uint64_t bytes;   /* bytes transferred so far, where known */
+} grove_sync_progress;
+
+/* Progress report; a non-zero return cancels the operation. */
+typedef int (*grove_sync_progress_fn)(const grove_sync_progress *progress, void *payload);
+
+typedef struct {
+	unsigned version;                /* GROVE_SYNC_OPTIONS_VERSION */
+	grove_sync_progress_fn progress; /* NULL: none */
+	void *progress_payload;
+	/* Polled during transfers: once non-zero, the operation stops with
+	 * GROVE_ERROR, "cancelled", and the store is unchanged. */
+	const volatile int *cancel;
+	const char *username;            /* NULL: see "Credentials" above */
+	const char *password;
+	const char *token;
+	const char *ssh_key;             /* private key file; public key: KEY.pub */
+	const char *ssh_passphrase;
+	/* A PEM file of CA certificates trusted for https in addition to the
+	 * system's (certificates are always verified).  Note: libgit2 keeps
+	 * it trusted for the rest of the process. */
+	const char *ca_file;
+	int force;                       /* push: allow non-fast-forward updates */
+	const grove_commit_opts *commit; /* pull: the merge commit's author/message */
+} grove_sync_opts;
+
+#define GROVE_SYNC_OPTIONS_VERSION 1
+#define GROVE_SYNC_OPTIONS_INIT { GROVE_SYNC_OPTIONS_VERSION }
+
+/*
+ * Creates the store at location (as grove_open with create; it must not
+ * hold any ref yet), adds the remote "origin" and fetches it, then creates
+ * a local branch for every remote branch (upstream: the same name) and
+ * makes the remote's HEAD branch the store's.  opts may be NULL.  On
+ * failure the store may exist but holds no refs from the remote.
+ */
+int grove_clone(const char *url, const char *location, const grove_sync_opts *opts, grove **out);
+
+/*
+ * Fetches every branch and tag of remote: objects, then refs/remotes/REMOTE/
+ * (branches gone from the remote are removed there) and new tags, all in
+ * one atomic write.  A damaged pack, a failed connection or authentication
+ * leaves the store unchanged.  Records last_fetch or last_error.
+ */
+int grove_fetch(grove *g, const char *remote, const grove_sync_opts *opts);
+
+/*
+ * Fetches remote, then merges its branch into the local branch with
+ * grove_merge (content-merge callbacks included).  branch NULL: the HEAD
+ * branch.  remote NULL: the branch's upstream remote, else "origin".  The
+ * remote's branch is the upstream's merge setting, else the same name.  An
+ * unborn local branch is set to the remote's.  GROVE_ECONFLICT with
+ * conflicts filled (may be NULL): the local branch is unchanged.  out (may
+ * be NULL) receives the branch's new head.
+ */
+int grove_pull(grove *g, const char *remote, const char *branch, const grove_sync_opts *opts,
+	grove_oid *out, grove_conflict_list *conflicts);
+
+/*
+ * Pushes to remote.  refspecs are "BRANCH", "SRC:DST" (SRC a branch or any
+ * revision, DST a branch or full ref) or with a leading '+' to force; none
+ * (count 0): the HEAD branch to the same name.  GROVE_ENOTFF when the remote
+ * refused a non-fast-forward update (fetch and merge first), GROVE_ERROR
+ * naming the ref when it refused for another reason.  On success the
+ * pushed branches' refs/remotes/REMOTE/ refs are updated, last_push is set,
+ * and a branch without upstream gets this one.
+ */
+int grove_push(grove *g, const char *remote, const char *const *refspecs, size_t count,
+	const grove_sync_opts *opts);
+
+/* Upstream settings of a branch (what grove_pull and status use). */
+int grove_branch_set_upstream(grove *g, const char *branch, const char *remote, const char *remote_branch);
+
+/* One local branch compared with its upstream's remote-tracking ref. */
+typedef struct {
+	char *branch;
+	char *remote;          /* NULL when the branch has no upstream */
+	char *remote_branch;
+	grove_oid local, upstream; /* zeros where absent (not fetched yet) */
+	size_t ahead, behind;  /* commits only on local / only on upstream */
+} grove_branch_sync;
+
+typedef struct {
+	char *name;
+	char *url;             /* redacted */
+	int64_t last_fetch, last_push; /* 0 = never */
+	char *last_error;      /* NULL when the last operation succeeded */
+} grove_remote_sync;
+
+typedef struct {
+	grove_branch_sync *branches;
+	size_t branch_count;
+	grove_remote_sync *remotes;
+	size_t remote_count;
+} grove_sync_status;
+void grove_sync_status_dispose(grove_sync_status *status);
+
+/* Ahead/behind for every local branch, and each remote's state.  Reads
+ * only the store (run grove_fetch first for fresh counts). */
+int grove_sync_status_get(grove *g, grove_sync_status *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,37 @@
+/* A libgit2 object database backend over a grove store (see transport.h). */
+#ifndef GROVE_SYNC_LG2_ODB_H
+#define GROVE_SYNC_LG2_ODB_H
+
+#include <git2.h>
+#include <git2/sys/odb_backend.h>
+
+#include "backend.h"
+#include "grove.h"
+#include "pack.h"
+
+/* Where a received pack goes: indexed into records (deltas kept) that
+ * stay here until grove__lg2_sink_dispose. */
+typedef struct {
+	grove *g;
+	grove__pack_indexer *ix;
+	grove__object *recs;
+	size_t n, cap;
+	uint64_t bytes;
+	unsigned char header[12];
+	uint32_t total_objects;
+	/* Progress and cancellation: a non-zero return stops the transfer. */
+	int (*progress)(void *payload, grove_sync_stage stage, uint64_t current, uint64_t total,
+		uint64_t bytes);
+	void *payload;
+	/* A failure of our own (indexing, limits), kept with grove's code and
+	 * message, because libgit2 reports only its own. */
+	int failed_code;
+	char *failed_msg;
+} grove__lg2_sink;
+
+/* A backend reading from g; packs libgit2 writes go into sink. */
+int grove__lg2_odb_backend_new(git_odb_backend **out, grove *g, grove__lg2_sink *sink);
+
+void grove__lg2_sink_dispose(grove__lg2_sink *sink);
+
+#endif

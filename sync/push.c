@@ -1,0 +1,192 @@
+/* grove_push: refspecs resolved against the store, sent with libgit2. */
+#include "sync_internal.h"
+#include "transport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+typedef struct {
+	grove__push_cmd cmd;
+	char *dst;
+	char *src_branch; /* the local branch pushed, for upstream and tracking */
+} push_item;
+
+/* "[+]SRC[:DST]" -> item.  DST defaults to SRC (which must be a branch). */
+static int parse_spec(grove *g, const char *spec, push_item *it)
+{
+	const char *colon, *src, *dst;
+	size_t srclen;
+	char *srcs = NULL;
+	int rc;
+
+	memset(it, 0, sizeof(*it));
+	if (*spec == '+') {
+		it->cmd.force = 1;
+		spec++;
+	}
+	colon = strchr(spec, ':');
+	srclen = colon ? (size_t)(colon - spec) : strlen(spec);
+	dst = colon ? colon + 1 : spec;
+	if (!*dst || (!colon && !srclen))
+		return grove__error_set(GROVE_EINVALID, "push: invalid refspec '%s'", spec);
+	if (!(srcs = grove__strndup(spec, srclen)))
+		return GROVE_ENOMEM;
+	src = srcs;
+	if (*src) {
+		if ((rc = grove_rev_resolve(g, src, &it->cmd.src)) < 0) {
+			grove__error_wrap(rc, "push: ");
+			goto out;
+		}
+		if (grove_branch_name_validate(src) == 0) {
+			if (!(it->src_branch = grove__strdup(src))) {
+				rc = GROVE_ENOMEM;
+				goto out;
+			}
+		} else if (!strncmp(src, "refs/heads/", 11) && !(it->src_branch = grove__strdup(src + 11))) {
+			rc = GROVE_ENOMEM;
+			goto out;
+		}
+		grove_error_clear();
+	}
+	if (!strncmp(dst, "refs/", 5))
+		rc = asprintf(&it->dst, "%s", dst);
+	else
+		rc = asprintf(&it->dst, "refs/heads/%s", dst);
+	if (rc < 0) {
+		it->dst = NULL;
+		rc = grove__error_oom();
+		goto out;
+	}
+	if ((rc = grove_ref_name_validate(it->dst)) < 0)
+		goto out;
+	it->cmd.dst = it->dst;
+	rc = 0;
+out:
+	free(srcs);
+	return rc;
+}
+
+static void items_dispose(push_item *items, size_t n)
+{
+	for (size_t i = 0; items && i < n; i++) {
+		free(items[i].dst);
+		free(items[i].src_branch);
+		free(items[i].cmd.status);
+	}
+	free(items);
+}
+
+static int is_nonff_status(const char *s)
+{
+	return strstr(s, "non-fast-forward") || strstr(s, "fetch first") || strstr(s, "not a fast-forward");
+}
+
+/* After a successful push: tracking refs, and upstreams for new branches. */
+static int after_push(grove *g, const char *remote, push_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		grove_ref_update up;
+		char tracking[1200], key[600], *cur = NULL;
+		int rc;
+		if (strncmp(items[i].dst, "refs/heads/", 11))
+			continue;
+		snprintf(tracking, sizeof(tracking), "refs/remotes/%s/%s", remote, items[i].dst + 11);
+		memset(&up, 0, sizeof(up));
+		up.refname = tracking;
+		up.new_id = items[i].cmd.src;
+		if ((rc = grove_ref_update_batch(g, &up, 1)) < 0)
+			return rc;
+		if (!items[i].src_branch || grove_oid_is_zero(&items[i].cmd.src))
+			continue;
+		snprintf(key, sizeof(key), "branches/%s/remote", items[i].src_branch);
+		if (grove__config_get(g, key, &cur) == 0) {
+			free(cur);
+			continue;
+		}
+		grove_error_clear();
+		if ((rc = grove_branch_set_upstream(g, items[i].src_branch, remote, items[i].dst + 11)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int push_items(grove *g, const char *remote, const char *url, push_item *items, size_t n,
+	const grove_sync_opts *opts)
+{
+	grove__transport *t = NULL;
+	grove__push_cmd *cmds;
+	char what[300];
+	int rc;
+
+	snprintf(what, sizeof(what), "push to '%s'", remote);
+	if (!(cmds = grove__calloc(n, sizeof(*cmds))))
+		return GROVE_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		cmds[i] = items[i].cmd;
+		if (opts && opts->force)
+			cmds[i].force = 1;
+	}
+	if ((rc = grove__transport_connect(&t, g, url, 1, what, opts)) < 0)
+		goto out;
+	if ((rc = grove__transport_push(t, cmds, n)) < 0) {
+		if (rc == GROVE_ENOTFF)
+			grove__error_set(rc, "%s: the remote has commits the store lacks: "
+				"not a fast-forward (pull, then push again)", what);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *clean;
+		if (!cmds[i].status)
+			continue;
+		clean = grove__redact_text(cmds[i].status, NULL, 0);
+		rc = grove__error_set(is_nonff_status(cmds[i].status) ? GROVE_ENOTFF : GROVE_ERROR,
+			"%s: %s rejected by the remote: %s%s", what, cmds[i].dst, clean ? clean : "",
+			is_nonff_status(cmds[i].status) ? " (pull, then push again)" : "");
+		free(clean);
+		goto out;
+	}
+	rc = after_push(g, remote, items, n);
+out:
+	grove__transport_close(t);
+	for (size_t i = 0; i < n; i++) {
+		free(items[i].cmd.status);
+		items[i].cmd.status = cmds[i].status;
+	}
+	free(cmds);
+	return rc;
+}
+
+int grove_push(grove *g, const char *remote, const char *const *refspecs, size_t count,
+	const grove_sync_opts *opts)
+{
+	push_item *items = NULL;
+	char *url = NULL, *head = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!remote)
+		remote = "origin";
+	if ((rc = grove_remote_url(g, remote, &url)) < 0)
+		return rc;
+	if (!count) {
+		if ((rc = grove_head_branch(g, &head)) < 0)
+			goto out;
+	}
+	if (!(items = grove__calloc(count ? count : 1, sizeof(*items)))) {
+		rc = GROVE_ENOMEM;
+		goto out;
+	}
+	for (n = 0; n < (count ? count : 1); n++)
+		if ((rc = parse_spec(g, count ? refspecs[n] : head, &items[n])) < 0)
+			goto out;
+	rc = push_items(g, remote, url, items, n, opts);
+	grove__sync_record(g, remote, "last_push", rc);
+out:
+	items_dispose(items, count ? count : 1);
+	free(url);
+	free(head);
+	return rc;
+}

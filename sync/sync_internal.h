@@ -1,0 +1,51 @@
+/* Shared by the sync modules: config storage inside the store, URL and
+ * secret handling, state bookkeeping. */
+#ifndef GROVE_SYNC_INTERNAL_H
+#define GROVE_SYNC_INTERNAL_H
+
+#include "grove.h"
+
+/* The ref holding the store's configuration (see grove.h). */
+#define GROVE__CONFIG_REF "refs/grove/config"
+
+/* --- config.c ------------------------------------------------------------ */
+
+/* The value of a config key ("remotes/origin/url"), NUL-terminated, from
+ * malloc.  GROVE_ENOTFOUND when unset. */
+int grove__config_get(grove *g, const char *key, char **out);
+
+/* One change: value NULL removes key (or a whole directory; absent is
+ * fine). */
+typedef struct {
+	const char *key;
+	const char *value;
+} grove__config_change;
+
+/* Applies changes in one new config commit (compare-and-swap on the ref,
+ * retried when another writer got there first). */
+int grove__config_update(grove *g, const grove__config_change *changes, size_t count);
+
+/* Names directly under dir ("remotes"), sorted; empty when none. */
+int grove__config_names(grove *g, const char *dir, grove_strarray *out);
+
+/* --- url.c --------------------------------------------------------------- */
+
+/* user and password of a URL's userinfo, percent-decoded (NULL where
+ * absent; free() both). */
+int grove__url_userinfo(const char *url, char **user, char **password);
+
+/*
+ * A copy of msg safe to show: every URL's password (and an http(s) user)
+ * removed, every occurrence of each non-empty secret replaced by "***".
+ * secrets may hold NULLs.  Returns NULL only when out of memory.
+ */
+char *grove__redact_text(const char *msg, const char *const *secrets, size_t nsecrets);
+
+/* --- state.c ------------------------------------------------------------- */
+
+/* Records the outcome of a fetch/push on remote: success sets
+ * remotes/NAME/<what> to now and clears last_error; failure stores the
+ * current (already redacted) error message.  Keeps the thread's error. */
+void grove__sync_record(grove *g, const char *remote, const char *what, int rc);
+
+#endif

@@ -1,0 +1,453 @@
+/* The libgit2 client session behind fetch and push (design: transport.h). */
+#include "transport.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "lg2_odb.h"
+#include <git2/sys/repository.h>
+#include "store.h"
+#include "sync_internal.h"
+#include "tls_verify.h"
+
+struct grove__transport {
+	grove *g;
+	const grove_sync_opts *opts;
+	char *what;          /* "fetch from 'origin'" for messages */
+	char *shown_url;     /* redacted */
+	char *tmpdir;
+	git_repository *repo;
+	git_odb *odb;
+	git_remote *remote;
+	git_remote_callbacks cb;
+	grove__lg2_sink sink;
+	int lg2_inited;
+
+	/* Credentials: one user/password pair and one ssh attempt. */
+	char *url_user, *url_pass;
+	const char *user, *pass;
+	int userpass_tried, ssh_tried, auth_failed, cancelled;
+	const char *secrets[4];
+
+	grove__remote_ref *refs;
+	size_t nrefs;
+	char *head;
+
+	grove__push_cmd *push_cmds;
+	size_t npush;
+};
+
+static const grove_sync_opts default_opts = GROVE_SYNC_OPTIONS_INIT;
+
+/* --- errors -------------------------------------------------------------- */
+
+/* Sets a redacted "WHAT (URL): message" error and returns code. */
+static int fail_msg(grove__transport *t, int code, const char *msg)
+{
+	char *clean = grove__redact_text(msg, t->secrets, 4);
+	if (!clean)
+		return GROVE_ENOMEM;
+	grove__error_set(code, "%s (%s): %s", t->what, t->shown_url, clean);
+	free(clean);
+	return code;
+}
+
+/* Maps a libgit2 failure to a grove code and a redacted message. */
+static int lg2_fail(grove__transport *t, int lgerr)
+{
+	const git_error *e = git_error_last();
+	const char *m = e && e->message ? e->message : "unknown libgit2 error";
+	if (t->sink.failed_code && t->sink.failed_code != GROVE_ERROR)
+		return fail_msg(t, t->sink.failed_code, t->sink.failed_msg ? t->sink.failed_msg : m);
+	if (t->cancelled || t->sink.failed_code == GROVE_ERROR)
+		return fail_msg(t, GROVE_ERROR, "cancelled");
+	if (t->auth_failed || lgerr == GIT_EAUTH)
+		return fail_msg(t, GROVE_EIO, t->userpass_tried || t->ssh_tried ?
+			"authentication failed" : "authentication required (set GROVE_REMOTE_USER and "
+			"GROVE_REMOTE_PASSWORD or GROVE_REMOTE_TOKEN)");
+	if (lgerr == GIT_ENONFASTFORWARD)
+		return fail_msg(t, GROVE_ENOTFF, m);
+	if (lgerr == GIT_ECERTIFICATE)
+		return fail_msg(t, GROVE_EIO, m);
+	return fail_msg(t, GROVE_EIO, m);
+}
+
+static int check_cancel(grove__transport *t)
+{
+	if (t->opts->cancel && *t->opts->cancel) {
+		t->cancelled = 1;
+		git_error_set_str(GIT_ERROR_NONE, "cancelled");
+		return GIT_EUSER;
+	}
+	return 0;
+}
+
+static int report(grove__transport *t, grove_sync_stage stage, uint64_t cur, uint64_t total, uint64_t bytes)
+{
+	grove_sync_progress p;
+	if (check_cancel(t))
+		return GIT_EUSER;
+	if (!t->opts->progress)
+		return 0;
+	p.stage = stage;
+	p.current = cur;
+	p.total = total;
+	p.bytes = bytes;
+	if (t->opts->progress(&p, t->opts->progress_payload)) {
+		t->cancelled = 1;
+		git_error_set_str(GIT_ERROR_NONE, "cancelled");
+		return GIT_EUSER;
+	}
+	return 0;
+}
+
+static int sink_progress(void *payload, grove_sync_stage stage, uint64_t cur, uint64_t total, uint64_t bytes)
+{
+	return report(payload, stage, cur, total, bytes) ? 1 : 0;
+}
+
+/* --- libgit2 callbacks ----------------------------------------------------- */
+
+static int cb_credentials(git_credential **out, const char *url, const char *username_from_url,
+	unsigned int allowed, void *payload)
+{
+	grove__transport *t = payload;
+	(void)url;
+	if (check_cancel(t))
+		return GIT_EUSER;
+	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+		if (!t->userpass_tried && t->user && t->pass) {
+			t->userpass_tried = 1;
+			return git_credential_userpass_plaintext_new(out, t->user, t->pass);
+		}
+	} else if (allowed & GIT_CREDENTIAL_SSH_KEY) {
+		const char *user = t->user ? t->user : username_from_url ? username_from_url : "git";
+		const char *key = t->opts->ssh_key ? t->opts->ssh_key : getenv("GROVE_SSH_KEY");
+		if (!t->ssh_tried) {
+			t->ssh_tried = 1;
+			if (key && *key) {
+				char pub[4096];
+				int havepub = snprintf(pub, sizeof(pub), "%s.pub", key) < (int)sizeof(pub) &&
+					access(pub, R_OK) == 0;
+				return git_credential_ssh_key_new(out, user, havepub ? pub : NULL, key,
+					t->opts->ssh_passphrase);
+			}
+			return git_credential_ssh_key_from_agent(out, user);
+		}
+	} else if (allowed & GIT_CREDENTIAL_USERNAME) {
+		return git_credential_username_new(out, t->user ? t->user :
+			username_from_url ? username_from_url : "git");
+	}
+	t->auth_failed = 1;
+	git_error_set_str(GIT_ERROR_NET, "authentication failed");
+	return GIT_EAUTH;
+}
+
+static int cb_certificate(git_cert *cert, int valid, const char *host, void *payload)
+{
+	grove__transport *t = payload;
+	char why[256];
+	if (valid)
+		return 0;
+	if (cert->cert_type != GIT_CERT_X509 || !t->opts->ca_file)
+		return GIT_PASSTHROUGH;
+	{
+		git_cert_x509 *x = (git_cert_x509 *)cert;
+		if (grove__tls_verify_der(x->data, x->len, host, t->opts->ca_file, why, sizeof(why)) == 0)
+			return 0;
+	}
+	git_error_set_str(GIT_ERROR_SSL, why);
+	return GIT_ECERTIFICATE;
+}
+
+static int cb_transfer(const git_indexer_progress *stats, void *payload)
+{
+	(void)stats;
+	return check_cancel(payload);
+}
+
+static int cb_sideband(const char *str, int len, void *payload)
+{
+	(void)str;
+	(void)len;
+	return check_cancel(payload);
+}
+
+static int cb_pack_progress(int stage, uint32_t current, uint32_t total, void *payload)
+{
+	return report(payload, stage == GIT_PACKBUILDER_ADDING_OBJECTS ? GROVE_SYNC_COUNTING :
+		GROVE_SYNC_COMPRESSING, current, stage == GIT_PACKBUILDER_ADDING_OBJECTS ? 0 : total, 0);
+}
+
+static int cb_push_transfer(unsigned int current, unsigned int total, size_t bytes, void *payload)
+{
+	return report(payload, GROVE_SYNC_WRITING, current, total, bytes);
+}
+
+static int cb_push_update(const char *refname, const char *status, void *payload)
+{
+	grove__transport *t = payload;
+	for (size_t i = 0; i < t->npush; i++) {
+		if (strcmp(t->push_cmds[i].dst, refname))
+			continue;
+		free(t->push_cmds[i].status);
+		t->push_cmds[i].status = NULL;
+		if (status && !(t->push_cmds[i].status = strdup(status)))
+			return -1;
+	}
+	return 0;
+}
+
+/* --- session ---------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Loose refs for libgit2's negotiation ("have" lines). */
+static int copy_ref(const char *refname, const grove_oid *id, void *payload)
+{
+	grove__transport *t = payload;
+	git_reference *ref = NULL;
+	git_oid oid;
+	if (strncmp(refname, "refs/heads/", 11) && strncmp(refname, "refs/remotes/", 13) &&
+	    strncmp(refname, "refs/tags/", 10))
+		return 0;
+	memcpy(oid.id, id->id, GROVE_OID_RAWSZ);
+	/* A ref libgit2 refuses (odd name) only costs a "have" line. */
+	if (git_reference_create(&ref, t->repo, refname, &oid, 1, NULL) == 0)
+		git_reference_free(ref);
+	return 0;
+}
+
+static int load_refs(grove__transport *t)
+{
+	const git_remote_head **heads;
+	git_buf buf = { 0 };
+	size_t n, k = 0;
+	int err;
+	if ((err = git_remote_ls(&heads, &n, t->remote)) < 0)
+		return lg2_fail(t, err);
+	if (n && !(t->refs = grove__calloc(n, sizeof(*t->refs))))
+		return GROVE_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(heads[i]->name);
+		if (len > 3 && !strcmp(heads[i]->name + len - 3, "^{}"))
+			continue;
+		if (!(t->refs[k].name = grove__strdup(heads[i]->name)))
+			return GROVE_ENOMEM;
+		memcpy(t->refs[k].id.id, heads[i]->oid.id, GROVE_OID_RAWSZ);
+		k++;
+	}
+	t->nrefs = k;
+	if (git_remote_default_branch(&buf, t->remote) == 0) {
+		t->head = grove__strdup(buf.ptr);
+		git_buf_dispose(&buf);
+		if (!t->head)
+			return GROVE_ENOMEM;
+	}
+	git_error_clear();
+	return 0;
+}
+
+int grove__transport_connect(grove__transport **out, grove *g, const char *url, int push,
+	const char *what, const grove_sync_opts *opts)
+{
+	grove__transport *t = grove__calloc(1, sizeof(*t));
+	git_odb_backend *be = NULL;
+	const char *tmp = getenv("TMPDIR");
+	int err, rc;
+
+	if (!t)
+		return GROVE_ENOMEM;
+	t->g = g;
+	t->opts = opts ? opts : &default_opts;
+	t->sink.g = g;
+	t->sink.progress = sink_progress;
+	t->sink.payload = t;
+	if (!(t->what = grove__strdup(what)) || (rc = grove_url_redact(url, &t->shown_url)) < 0 ||
+	    (rc = grove__url_userinfo(url, &t->url_user, &t->url_pass)) < 0) {
+		rc = GROVE_ENOMEM;
+		goto fail;
+	}
+	t->user = t->opts->username ? t->opts->username : t->url_user ? t->url_user : getenv("GROVE_REMOTE_USER");
+	t->pass = t->opts->password ? t->opts->password : t->opts->token ? t->opts->token :
+		t->url_pass ? t->url_pass : getenv("GROVE_REMOTE_PASSWORD");
+	if (!t->pass)
+		t->pass = getenv("GROVE_REMOTE_TOKEN");
+	if (t->pass && !t->user)
+		t->user = "x-access-token";
+	t->secrets[0] = t->pass;
+	t->secrets[1] = t->url_pass;
+	t->secrets[2] = getenv("GROVE_REMOTE_PASSWORD");
+	t->secrets[3] = getenv("GROVE_REMOTE_TOKEN");
+
+	git_libgit2_init();
+	t->lg2_inited = 1;
+	if (asprintf(&t->tmpdir, "%s/grove-sync-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) {
+		t->tmpdir = NULL;
+		rc = grove__error_oom();
+		goto fail;
+	}
+	if (!mkdtemp(t->tmpdir)) {
+		rc = grove__error_set(grove__error_from_errno(errno), "%s: cannot create a temporary directory in %s: %s",
+			what, tmp && *tmp ? tmp : "/tmp", strerror(errno));
+		free(t->tmpdir);
+		t->tmpdir = NULL;
+		goto fail;
+	}
+	if ((err = git_repository_init(&t->repo, t->tmpdir, 1)) < 0 || (err = git_odb_new(&t->odb)) < 0) {
+		rc = lg2_fail(t, err);
+		goto fail;
+	}
+	if ((rc = grove__lg2_odb_backend_new(&be, g, &t->sink)) < 0)
+		goto fail;
+	if ((err = git_odb_add_backend(t->odb, be, 1)) < 0) {
+		be->free(be);
+		rc = lg2_fail(t, err);
+		goto fail;
+	}
+	git_repository_set_odb(t->repo, t->odb);
+	if (!push && (rc = grove_ref_foreach(g, "refs/", copy_ref, t)) < 0)
+		goto fail;
+
+	git_remote_init_callbacks(&t->cb, GIT_REMOTE_CALLBACKS_VERSION);
+	t->cb.credentials = cb_credentials;
+	t->cb.certificate_check = t->opts->ca_file ? cb_certificate : NULL;
+	t->cb.transfer_progress = cb_transfer;
+	t->cb.sideband_progress = cb_sideband;
+	t->cb.pack_progress = cb_pack_progress;
+	t->cb.push_transfer_progress = cb_push_transfer;
+	t->cb.push_update_reference = cb_push_update;
+	t->cb.payload = t;
+	if ((err = git_remote_create_anonymous(&t->remote, t->repo, url)) < 0) {
+		rc = lg2_fail(t, err);
+		goto fail;
+	}
+	if (report(t, GROVE_SYNC_CONNECTING, 0, 0, 0)) {
+		rc = lg2_fail(t, GIT_EUSER);
+		goto fail;
+	}
+	if ((err = git_remote_connect(t->remote, push ? GIT_DIRECTION_PUSH : GIT_DIRECTION_FETCH, &t->cb,
+			NULL, NULL)) < 0) {
+		rc = lg2_fail(t, err);
+		goto fail;
+	}
+	if ((rc = load_refs(t)) < 0)
+		goto fail;
+	*out = t;
+	return 0;
+fail:
+	grove__transport_close(t);
+	return rc;
+}
+
+int grove__transport_refs(grove__transport *t, const grove__remote_ref **refs, size_t *count,
+	const char **head)
+{
+	*refs = t->refs;
+	*count = t->nrefs;
+	*head = t->head;
+	return 0;
+}
+
+int grove__transport_download(grove__transport *t, const grove__object **objects, size_t *count)
+{
+	static char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
+	git_strarray arr = { specs, 2 };
+	git_fetch_options fo;
+	int err;
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fo.callbacks = t->cb;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	fo.update_fetchhead = 0;
+	if ((err = git_remote_download(t->remote, &arr, &fo)) < 0)
+		return lg2_fail(t, err);
+	if (t->sink.failed_code)
+		return lg2_fail(t, -1);
+	*objects = t->sink.recs;
+	*count = t->sink.n;
+	return 0;
+}
+
+int grove__transport_push(grove__transport *t, grove__push_cmd *cmds, size_t count)
+{
+	git_push_options po;
+	git_strarray arr = { NULL, 0 };
+	int err, rc = 0;
+
+	t->push_cmds = cmds;
+	t->npush = count;
+	if (!(arr.strings = grove__calloc(count ? count : 1, sizeof(char *))))
+		return GROVE_ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		char local[64];
+		git_reference *ref = NULL;
+		git_oid oid;
+		snprintf(local, sizeof(local), "refs/grove-push/%zu", i);
+		if (!grove_oid_is_zero(&cmds[i].src)) {
+			memcpy(oid.id, cmds[i].src.id, GROVE_OID_RAWSZ);
+			if ((err = git_reference_create(&ref, t->repo, local, &oid, 1, NULL)) < 0) {
+				rc = lg2_fail(t, err);
+				goto out;
+			}
+			git_reference_free(ref);
+		} else {
+			local[0] = '\0';
+		}
+		if (asprintf(&arr.strings[i], "%s%s:%s", cmds[i].force ? "+" : "", local, cmds[i].dst) < 0) {
+			arr.strings[i] = NULL;
+			rc = grove__error_oom();
+			goto out;
+		}
+		arr.count = i + 1;
+	}
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	po.callbacks = t->cb;
+	po.pb_parallelism = 1;
+	if ((err = git_remote_upload(t->remote, &arr, &po)) < 0)
+		rc = lg2_fail(t, err);
+out:
+	for (size_t i = 0; i < arr.count; i++)
+		free(arr.strings[i]);
+	free(arr.strings);
+	return rc;
+}
+
+void grove__transport_close(grove__transport *t)
+{
+	if (!t)
+		return;
+	if (t->remote) {
+		git_remote_disconnect(t->remote);
+		git_remote_free(t->remote);
+	}
+	git_repository_free(t->repo);
+	git_odb_free(t->odb);
+	if (t->tmpdir) {
+		nftw(t->tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		free(t->tmpdir);
+	}
+	grove__lg2_sink_dispose(&t->sink);
+	for (size_t i = 0; i < t->nrefs; i++)
+		free(t->refs[i].name);
+	free(t->refs);
+	free(t->head);
+	free(t->url_user);
+	free(t->url_pass);
+	free(t->what);
+	free(t->shown_url);
+	if (t->lg2_inited)
+		git_libgit2_shutdown();
+	free(t);
+}

@@ -1,0 +1,77 @@
+/*
+ * The client side of the git protocol, for fetch and push.
+ *
+ * Decision: libgit2 (1.5) is the client for every transport - file:// and
+ * local paths, git://, http(s):// and ssh:// - rather than our own client
+ * over git/pktline.  Writing our own would cover git:// and file:// in a
+ * day, but https (TLS, proxies, redirects, Basic/Negotiate auth) and ssh
+ * (keys, agent, known hosts) are each a project of their own, and libgit2
+ * is already a dependency with all of them.  What libgit2 lacks is a way to
+ * work on a grove store, so a session gives it one, cheaply:
+ *
+ *  - an object database whose only backend is the grove store (lg2_odb.c):
+ *    reads and existence checks go to the store, so negotiation ("have"
+ *    lines), the fast-forward checks of push and the pack builder see
+ *    exactly the store's objects, and nothing is copied;
+ *  - the backend's writepack takes the pack libgit2 receives and streams it
+ *    into grove__pack_indexer, so a fetched history is stored as the pack's
+ *    records with their deltas kept (thin packs resolve bases from the
+ *    store).  No .pack/.idx file is written and objects are not indexed
+ *    twice;
+ *  - refs: libgit2 has no cheap custom ref database, so a session holds a
+ *    throw-away bare repository in $TMPDIR with the store's refs written as
+ *    loose refs (libgit2 walks them to say "have"); it is deleted at close.
+ *
+ * Costs: push builds its pack with libgit2's pack builder, which reads full
+ * objects from the store and recomputes deltas (grove__pack_write's reuse
+ * of stored deltas is not used on the client side); fetch is one pass of
+ * grove__pack_index over the received pack.  Measurements: see the report
+ * of the sync work (tools/bench is untouched).
+ */
+#ifndef GROVE_SYNC_TRANSPORT_H
+#define GROVE_SYNC_TRANSPORT_H
+
+#include "backend.h"
+#include "grove.h"
+
+typedef struct {
+	char *name;     /* "refs/heads/main", "HEAD", "refs/tags/v1" */
+	grove_oid id;
+} grove__remote_ref;
+
+typedef struct grove__transport grove__transport;
+
+/*
+ * Connects to url for fetching (push 0) or pushing (1).  what names the
+ * operation in messages ("fetch from 'origin'").  Errors are redacted:
+ * no password, token or URL userinfo in any message.
+ */
+int grove__transport_connect(grove__transport **out, grove *g, const char *url, int push,
+	const char *what, const grove_sync_opts *opts);
+
+/* The remote's refs (peeled "^{}" entries left out) and the branch its
+ * HEAD names ("refs/heads/main") or NULL.  Valid until close. */
+int grove__transport_refs(grove__transport *t, const grove__remote_ref **refs, size_t *count,
+	const char **head);
+
+/*
+ * Downloads what the store lacks of the remote's branches and tags.  The
+ * records (deltas kept) stay owned by the transport until close; nothing
+ * is written to the store.
+ */
+int grove__transport_download(grove__transport *t, const grove__object **objects, size_t *count);
+
+typedef struct {
+	grove_oid src;       /* zeros: delete dst */
+	const char *dst;     /* full ref on the remote */
+	int force;
+	char *status;        /* out: NULL accepted, else the remote's reason (free()) */
+} grove__push_cmd;
+
+/* Sends the updates; per-command outcome in status.  GROVE_ENOTFF when
+ * the client-side fast-forward check fails. */
+int grove__transport_push(grove__transport *t, grove__push_cmd *cmds, size_t count);
+
+void grove__transport_close(grove__transport *t);
+
+#endif
