@@ -31,6 +31,7 @@ typedef struct {
 	double secs;           /* measured wall time */
 	uint64_t n;            /* operations measured */
 	double p50_ns, p99_ns; /* latency, where measured (0 = not) */
+	double cpu_secs;       /* CPU time (user + system, all threads) of the timed part */
 	double extra[4];       /* workload-specific figures */
 	char unit[24];
 	char note[512];        /* method notes or the error message */
@@ -44,6 +45,11 @@ typedef struct {
 
 /* Monotonic seconds. */
 double bench_now(void);
+/* CPU time of the timed part: start sets r->cpu_secs to the process's CPU
+ * time, stop turns it into the difference.  On a loaded machine, operations
+ * per CPU-second say what an idle one would do. */
+void bench_cpu_start(bench_result *r);
+void bench_cpu_stop(bench_result *r);
 /* xorshift64*: deterministic random numbers, the same on every run. */
 uint64_t bench_rand(uint64_t *state);
 /* key "dNNN/kNNN" of index i (i < dirs * 100), into buf of >= 48 bytes. */

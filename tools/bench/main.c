@@ -181,7 +181,7 @@ static void target(char *buf, size_t len, double v, double want, int higher_bett
 static void row(size_t i, const char *tgt, const char *vs)
 {
 	const bench_result *r = &results[i];
-	char v[32], lat[64] = "";
+	char v[32], lat[64] = "", cpu[48] = "";
 	if (!ran[i])
 		return;
 	if (!r->done || r->failed) {
@@ -190,8 +190,14 @@ static void row(size_t i, const char *tgt, const char *vs)
 	}
 	if (r->p99_ns > 0)
 		snprintf(lat, sizeof(lat), "  p50 %.0f ns p99 %.0f ns", r->p50_ns, r->p99_ns);
-	printf("  %-28s %12s %-9s  RSS %4ld MB%s\n", workloads[i].label,
-		fmt_num(v, sizeof(v), r->value), r->unit, rss_kb[i] / 1024, lat);
+	if (r->cpu_secs > 0 && strcmp(r->unit, "s") == 0) {
+		snprintf(cpu, sizeof(cpu), "CPU %.2f s", r->cpu_secs);
+	} else if (r->cpu_secs > 0 && r->n > 0) {
+		char c[32];
+		snprintf(cpu, sizeof(cpu), "%s/CPU-s", fmt_num(c, sizeof(c), (double)r->n / r->cpu_secs));
+	}
+	printf("  %-28s %12s %-9s %20s  RSS %4ld MB%s\n", workloads[i].label,
+		fmt_num(v, sizeof(v), r->value), r->unit, cpu, rss_kb[i] / 1024, lat);
 	if (tgt && *tgt)
 		printf("  %-28s   %s\n", "", tgt);
 	if (vs && *vs)
@@ -229,6 +235,8 @@ static void print_table(const bench_env *e)
 				"small-file create + rename median %.0f us\n", workloads[idx(probes[k])].label,
 				r->value, r->p99_ns / 1000, r->extra[0]);
 
+	printf("\nColumns: wall-clock figure, the same per CPU-second of the timed part (user +\n"
+		"system, all threads; on a loaded machine closer to what an idle one does), peak RSS.\n");
 	printf("\nW1  single-key commits into 10,000 keys (100 dirs x 100 keys, %d-byte values)\n",
 		BENCH_VALUE_SIZE);
 	row(idx("w1.libgit2"), NULL, NULL);
@@ -318,6 +326,8 @@ static void print_table(const bench_env *e)
 		printf("  %s: %s %s", sum[k].name, fmt_num(a, sizeof(a), r->value), r->unit);
 		if (bb)
 			printf(" = %.1fx libgit2 on disk", r->value / bb->value);
+		if (r->cpu_secs > 0)
+			printf(" (%s per CPU-second)", fmt_num(b, sizeof(b), (double)r->n / r->cpu_secs));
 		if (sum[k].want > 0)
 			printf("  [target >= %s: %s]", fmt_num(b, sizeof(b), sum[k].want),
 				r->value >= sum[k].want ? "met" : "MISSED");

@@ -82,6 +82,7 @@ int w1_grove(const bench_env *e, bench_result *r, const char *backend, int relax
 	}
 	double p1 = bench_now();
 
+	bench_cpu_start(r);
 	t0 = bench_now();
 	for (;;) {
 		size_t i = (size_t)(bench_rand(&seed) % BENCH_KEYS);
@@ -97,6 +98,7 @@ int w1_grove(const bench_env *e, bench_result *r, const char *backend, int relax
 			break;
 	}
 	r->n = n;
+	bench_cpu_stop(r);
 	r->secs = t1 - t0;
 	r->value = (double)n / r->secs;
 	snprintf(r->unit, sizeof(r->unit), "commits/s");
@@ -146,6 +148,7 @@ int w2_grove(const bench_env *e, bench_result *r)
 		free(values);
 		return -1;
 	}
+	bench_cpu_start(r);
 	t0 = bench_now();
 	if ((rc = grove_txn_begin(&txn, g, "main")) < 0) {
 		fail_grove(r, "txn_begin", rc);
@@ -168,6 +171,7 @@ int w2_grove(const bench_env *e, bench_result *r)
 		goto fail;
 	}
 	r->n = BENCH_W2_KEYS;
+	bench_cpu_stop(r);
 	r->secs = t2 - t0;
 	r->value = r->secs;
 	r->extra[0] = t1 - t0;
@@ -225,6 +229,7 @@ int w3_grove_view(const bench_env *e, bench_result *r)
 		goto out;
 	}
 	/* Pass 1, throughput: no clock inside the loop. */
+	bench_cpu_start(r);
 	t0 = bench_now();
 	for (size_t k = 0; k < BENCH_W3_GETS; k++) {
 		size_t i = (size_t)(bench_rand(&seed) % BENCH_KEYS);
@@ -237,6 +242,7 @@ int w3_grove_view(const bench_env *e, bench_result *r)
 	}
 	t1 = bench_now();
 	r->n = BENCH_W3_GETS;
+	bench_cpu_stop(r);
 	r->secs = t1 - t0;
 	r->value = (double)BENCH_W3_GETS / r->secs;
 	snprintf(r->unit, sizeof(r->unit), "gets/s");
@@ -292,6 +298,7 @@ int w3_grove_get(const bench_env *e, bench_result *r)
 	}
 	if (open_w1_store(e, r, &g) < 0)
 		goto out;
+	bench_cpu_start(r);
 	t0 = bench_now();
 	while (n < BENCH_W3_GETS) {
 		size_t i = (size_t)(bench_rand(&seed) % BENCH_KEYS);
@@ -307,6 +314,7 @@ int w3_grove_get(const bench_env *e, bench_result *r)
 			break;
 	}
 	r->n = n;
+	bench_cpu_stop(r);
 	r->secs = t1 - t0;
 	r->value = (double)n / r->secs;
 	r->p50_ns = bench_quantile(lat, n, 0.50);
@@ -333,6 +341,7 @@ int w4_grove_log(const bench_env *e, bench_result *r)
 
 	if (open_w1_store(e, r, &g) < 0)
 		return -1;
+	bench_cpu_start(r);
 	t0 = bench_now();
 	if ((rc = grove_log_open(&log, g, "main", NULL)) < 0) {
 		fail_grove(r, "log_open", rc);
@@ -350,6 +359,7 @@ int w4_grove_log(const bench_env *e, bench_result *r)
 	if (n < BENCH_W4_COMMITS)
 		bench_note(r, "ONLY %llu commits in the history; ", (unsigned long long)n);
 	r->n = n;
+	bench_cpu_stop(r);
 	r->secs = t1 - t0;
 	r->value = (double)n / r->secs;
 	snprintf(r->unit, sizeof(r->unit), "commits/s");
@@ -375,6 +385,7 @@ int w5_grove_import(const bench_env *e, bench_result *r)
 	snprintf(location, sizeof(location), "lmdb:%s", dir);
 	if (open_store(r, &g, location, 0) < 0)
 		return -1;
+	bench_cpu_start(r);
 	t0 = bench_now();
 	rc = grove_import(g, e->repo);
 	t1 = bench_now();
@@ -383,6 +394,7 @@ int w5_grove_import(const bench_env *e, bench_result *r)
 		grove_close(g);
 		return -1;
 	}
+	bench_cpu_stop(r);
 	r->secs = t1 - t0;
 	r->value = r->secs;
 	snprintf(r->unit, sizeof(r->unit), "s");

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -113,6 +114,7 @@ static int w1_git(const bench_env *e, bench_result *r, int fsync_on)
 	/* After populating: the timed commits fsync objects and refs. */
 	if (fsync_on)
 		git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	bench_cpu_start(r);
 	t0 = bench_now();
 	for (;;) {
 		size_t i = (size_t)(bench_rand(&seed) % BENCH_KEYS);
@@ -147,6 +149,7 @@ static int w1_git(const bench_env *e, bench_result *r, int fsync_on)
 			break;
 	}
 	r->n = n;
+	bench_cpu_stop(r);
 	r->secs = t1 - t0;
 	r->value = (double)n / r->secs;
 	snprintf(r->unit, sizeof(r->unit), "commits/s");
@@ -179,11 +182,13 @@ int w2_libgit2(const bench_env *e, bench_result *r)
 
 	if (init_repo(e, r, "w2-libgit2", &repo) < 0)
 		return -1;
+	bench_cpu_start(r);
 	t0 = bench_now();
 	if (build_tree(r, repo, BENCH_W2_DIRS, &tree_id) == 0 &&
 	    commit_tree(r, repo, &tree_id, NULL, &commit_id) == 0) {
 		t1 = bench_now();
 		r->n = BENCH_W2_KEYS;
+		bench_cpu_stop(r);
 		r->secs = t1 - t0;
 		r->value = r->secs;
 		snprintf(r->unit, sizeof(r->unit), "s");
@@ -217,6 +222,7 @@ int w3_libgit2(const bench_env *e, bench_result *r)
 		fail_git(r, "opening the W1 libgit2 repository");
 		goto out;
 	}
+	bench_cpu_start(r);
 	t0 = bench_now();
 	while (n < BENCH_W3_GETS) {
 		size_t i = (size_t)(bench_rand(&seed) % BENCH_KEYS);
@@ -238,6 +244,7 @@ int w3_libgit2(const bench_env *e, bench_result *r)
 			break;
 	}
 	r->n = n;
+	bench_cpu_stop(r);
 	r->secs = t1 - t0;
 	r->value = (double)n / r->secs;
 	r->p50_ns = bench_quantile(lat, n, 0.50);
@@ -280,8 +287,10 @@ static int copy_file(const char *from, const char *to)
 	return got < 0 ? -1 : 0;
 }
 
-static int run_quiet(char *const argv[])
+/* Runs argv with output discarded; *cpu = its user + system CPU seconds. */
+static int run_quiet(char *const argv[], double *cpu)
 {
+	struct rusage ru;
 	int status;
 	pid_t pid = fork();
 	if (pid < 0)
@@ -295,8 +304,10 @@ static int run_quiet(char *const argv[])
 		execvp(argv[0], argv);
 		_exit(127);
 	}
-	if (waitpid(pid, &status, 0) < 0)
+	if (wait4(pid, &status, 0, &ru) < 0)
 		return -1;
+	*cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -329,9 +340,10 @@ int w5_git_index_pack(const bench_env *e, bench_result *r)
 			return bench_fail(r, "cannot copy %s", from);
 		}
 		char *argv[] = { "git", "index-pack", "-o", idx, to, NULL };
-		double t0 = bench_now();
-		int rc = run_quiet(argv);
+		double t0 = bench_now(), cpu = 0;
+		int rc = run_quiet(argv, &cpu);
 		total += bench_now() - t0;
+		r->cpu_secs += cpu;
 		if (rc != 0) {
 			closedir(d);
 			return bench_fail(r, "git index-pack %s exited %d", to, rc);

@@ -94,6 +94,7 @@ static int w1_raw(const bench_env *e, bench_result *r, unsigned extra_flags)
 		goto out;
 	}
 
+	bench_cpu_start(r);
 	t0 = bench_now();
 	for (;;) {
 		size_t i = (size_t)(bench_rand(&seed) % BENCH_KEYS);
@@ -130,6 +131,7 @@ static int w1_raw(const bench_env *e, bench_result *r, unsigned extra_flags)
 			break;
 	}
 	r->n = n;
+	bench_cpu_stop(r);
 	r->secs = t1 - t0;
 	r->value = (double)n / r->secs;
 	snprintf(r->unit, sizeof(r->unit), "txns/s");
@@ -189,6 +191,7 @@ int w3_lmdb_raw(const bench_env *e, bench_result *r)
 		fail_mdb(r, "populate commit", rc);
 		goto out;
 	}
+	bench_cpu_start(r);
 	t0 = bench_now();
 	for (size_t k = 0; k < BENCH_W3_GETS; k++) {
 		size_t i = (size_t)(bench_rand(&seed) % BENCH_KEYS);
@@ -200,6 +203,7 @@ int w3_lmdb_raw(const bench_env *e, bench_result *r)
 		bytes += val.mv_size;
 	}
 	t1 = bench_now();
+	bench_cpu_stop(r);
 	for (size_t k = 0; k < BENCH_W3_GETS && !rc; k++) {
 		size_t i = (size_t)(bench_rand(&seed) % BENCH_KEYS);
 		MDB_val key = { strlen(keys[i]), keys[i] }, val;
