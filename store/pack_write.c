@@ -15,10 +15,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #define OUT_CHUNK 65536
 #define NONE SIZE_MAX
+/* The largest stored delta measured (a delta is at most a few times its
+ * result; objects are limited to 1 GiB elsewhere). */
+#define MAX_DELTA_LEN ((size_t)4 << 30)
 
 enum { UNSEEN = 0, IN_PROGRESS = 1, WRITTEN = 2 };
 
@@ -41,8 +44,11 @@ typedef struct {
 	size_t offset; /* bytes of pack produced so far */
 	struct pending *chain; /* records waiting for their bases */
 	size_t chain_cap;
-	z_stream zs;   /* measures stored deltas (delta_inflated_len) */
-	int zs_ready;
+	/* Measuring stored deltas (delta_inflated_len). */
+	struct libdeflate_decompressor *dd;
+	void *scratch;
+	size_t scratch_cap;
+	int scratch_full;
 } wctx;
 
 static int flush_out(wctx *w)
@@ -166,43 +172,49 @@ static int write_inflated(wctx *w, const item *it)
 
 /*
  * A stored delta's inflated length, which its pack entry header needs when
- * the record does not carry it (data_size 0): inflated into a scratch
- * window that is thrown away, with one z_stream reused for every delta.
+ * the record does not carry it (data_size 0): the stream is inflated by
+ * libdeflate into a scratch buffer kept across deltas (grown on demand)
+ * and thrown away.
  */
 static int delta_inflated_len(wctx *w, const grove__object *rec, size_t *out)
 {
-	unsigned char scratch[16384];
-	int zr;
+	char hex[GROVE_OID_HEXSZ + 1];
 
 	if (rec->data_size) {
 		*out = rec->data_size;
 		return 0;
 	}
-	if (rec->data_len > UINT_MAX)
-		return grove__error_set(GROVE_EUNSUPPORTED, "stored delta too large (%zu bytes)",
-			rec->data_len);
-	if (!w->zs_ready) {
-		memset(&w->zs, 0, sizeof(w->zs));
-		if (inflateInit(&w->zs) != Z_OK)
-			return grove__error_oom();
-		w->zs_ready = 1;
-	} else if (inflateReset(&w->zs) != Z_OK) {
-		return grove__error_set(GROVE_ERROR, "zlib: inflateReset failed");
+	if (!w->dd && !(w->dd = libdeflate_alloc_decompressor()))
+		return grove__error_oom();
+	for (;;) {
+		size_t in_used = 0, n = 0;
+		enum libdeflate_result r;
+		if (!w->scratch_cap || w->scratch_full) {
+			size_t cap = w->scratch_cap ? w->scratch_cap * 2 : 65536;
+			void *s = cap > MAX_DELTA_LEN ? NULL : grove__realloc(w->scratch, cap);
+			if (!s) {
+				if (cap > MAX_DELTA_LEN)
+					return grove__error_set(GROVE_EUNSUPPORTED,
+						"stored delta %s inflates past %zu bytes",
+						grove_oid_tohex(hex, &rec->id), (size_t)MAX_DELTA_LEN);
+				return GROVE_ENOMEM;
+			}
+			w->scratch = s;
+			w->scratch_cap = cap;
+			w->scratch_full = 0;
+		}
+		r = libdeflate_zlib_decompress_ex(w->dd, rec->data, rec->data_len, w->scratch,
+			w->scratch_cap, &in_used, &n);
+		if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+			w->scratch_full = 1;
+			continue;
+		}
+		if (r != LIBDEFLATE_SUCCESS || in_used != rec->data_len)
+			return grove__error_set(GROVE_ECORRUPT, "stored delta %s: damaged zlib stream",
+				grove_oid_tohex(hex, &rec->id));
+		*out = n;
+		return 0;
 	}
-	w->zs.next_in = (unsigned char *)rec->data;
-	w->zs.avail_in = (unsigned)rec->data_len;
-	do {
-		w->zs.next_out = scratch;
-		w->zs.avail_out = sizeof(scratch);
-		zr = inflate(&w->zs, Z_NO_FLUSH);
-	} while (zr == Z_OK && w->zs.avail_out == 0);
-	if (zr != Z_STREAM_END || w->zs.avail_in != 0) {
-		char hex[GROVE_OID_HEXSZ + 1];
-		return grove__error_set(GROVE_ECORRUPT, "stored delta %s: damaged zlib stream",
-			grove_oid_tohex(hex, &rec->id));
-	}
-	*out = w->zs.total_out;
-	return 0;
 }
 
 /* Writes a record read by read_raw; its base, if in the set, is written. */
@@ -392,7 +404,8 @@ done:
 	free(w.out);
 	free(order);
 	free(w.chain);
-	if (w.zs_ready)
-		inflateEnd(&w.zs);
+	if (w.dd)
+		libdeflate_free_decompressor(w.dd);
+	free(w.scratch);
 	return rc;
 }
