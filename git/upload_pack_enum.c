@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "commit_walk.h"
 #include "error.h"
@@ -32,7 +33,28 @@ typedef struct {
 	grove_oid *stack;
 	size_t depth, cap;
 	size_t pending;            /* queued commits not known uninteresting */
+	size_t found;              /* objects to send so far (commits, then others) */
+	size_t next_check;         /* found count at which to look at the clock */
+	struct timespec last;      /* when progress was last sent */
 } enum_ctx;
+
+/*
+ * Progress while enumerating, at most once a second: the client hears
+ * from the server long before the pack can start (its header needs the
+ * final count).  The clock is read every 1024 objects only.
+ */
+static int progress_tick(enum_ctx *e)
+{
+	struct timespec now;
+	if (++e->found < e->next_check)
+		return 0;
+	e->next_check = e->found + 1024;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((now.tv_sec - e->last.tv_sec) * 1000000000L + (now.tv_nsec - e->last.tv_nsec) < 1000000000L)
+		return 0;
+	e->last = now;
+	return grove__up_progress(e->up, "Enumerating objects: %zu\r", e->found);
+}
 
 static int push_tree(enum_ctx *e, const grove_oid *id)
 {
@@ -86,7 +108,7 @@ static int walk_trees(enum_ctx *e, const grove_oid *root, int send)
 	while (e->depth) {
 		grove_oid id = e->stack[--e->depth];
 		grove__tree *t;
-		if (send && (rc = grove__up_oids_add(e->out, &id)) < 0)
+		if (send && ((rc = grove__up_oids_add(e->out, &id)) < 0 || (rc = progress_tick(e)) < 0))
 			return rc;
 		if ((rc = grove__tree_get(e->up->g, &id, &t)) < 0)
 			return rc;
@@ -110,8 +132,8 @@ static int walk_trees(enum_ctx *e, const grove_oid *root, int send)
 				rc = push_tree(e, &en->id);
 			} else {
 				rc = blob_wanted(e, &en->id);
-				if (rc == 1)
-					rc = grove__up_oids_add(e->out, &en->id);
+				if (rc == 1 && (rc = grove__up_oids_add(e->out, &en->id)) == 0)
+					rc = progress_tick(e);
 			}
 			if (rc < 0)
 				break;
@@ -260,7 +282,7 @@ static int walk_commits(enum_ctx *e, up_oids *commits)
 		if (!unint) {
 			e->pending--;
 			c->flags |= F_EMITTED;
-			if ((rc = grove__up_oids_add(commits, &c->id)) < 0)
+			if ((rc = grove__up_oids_add(commits, &c->id)) < 0 || (rc = progress_tick(e)) < 0)
 				return rc;
 		}
 		/* A client's shallow commit stops the client's history (its
@@ -337,6 +359,8 @@ int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *cli
 	e.up = up;
 	e.out = out;
 	e.client_has = client_has;
+	e.next_check = 1024;
+	clock_gettime(CLOCK_MONOTONIC, &e.last);
 	grove__cwalk_init(&e.w, up->g);
 
 	for (size_t i = 0; i < up->r.client_shallow.count; i++)
