@@ -5,8 +5,9 @@
  * lmdb_gc.c (the garbage sweep).
  *
  * Layout (format 2).  The "objects" DB maps a 20-byte id either to the
- * record itself (small records of small writes: one lookup) or to a
- * pointer (segment, offset, length) into the "segments" DB, whose values
+ * record itself (records of small writes: one lookup, and LMDB gives one
+ * of more than ~2 KB overflow pages of its own) or to a pointer
+ * (segment, offset, length) into the "segments" DB, whose values
  * are records packed back to back into chunks of up to
  * GROVE__LMDB_SEGMENT_TARGET bytes under sequential 8-byte big-endian
  * keys, appended with MDB_APPEND.  Why: a record of more than ~2 KB in a
@@ -15,7 +16,9 @@
  * inserts copies most leaf pages, so the DB holding bytes must be small
  * or sequential.  A pack received whole therefore goes entirely into
  * segments (a write set of GROVE__LMDB_BULK_MIN objects or more), with
- * the objects DB as a compact index.
+ * the objects DB as a compact index.  A single commit (a few objects)
+ * stays inline: packing its one or two large trees into a segment saved
+ * no space and cost ~9% of W1's commit rate (measured).
  */
 #ifndef GROVE_LMDB_INTERNAL_H
 #define GROVE_LMDB_INTERNAL_H
@@ -33,11 +36,9 @@
 #define GROVE__LMDB_DEFAULT_MAP ((size_t)64 << 20)
 #define GROVE__LMDB_DEFAULT_HEAD "refs/heads/main"
 
-/* Records (header + bytes) up to this size of a small write stay inline
- * in the objects DB; LMDB keeps nodes of up to ~2 KB in leaf pages. */
-#define GROVE__LMDB_INLINE_MAX 1536
 /* Write sets with at least this many objects put every record into
- * segments (imports, received packs, large commits). */
+ * segments (imports, received packs, large commits); smaller ones keep
+ * their records inline. */
 #define GROVE__LMDB_BULK_MIN 64
 /* Size a segment is filled up to; a larger record gets one of its own. */
 #define GROVE__LMDB_SEGMENT_TARGET ((size_t)512 << 10)

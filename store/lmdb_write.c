@@ -1,7 +1,7 @@
 /*
  * The writing side of the LMDB backend: object and ref writes in one
- * transaction (small records inline, the rest packed into segments), and
- * HEAD.
+ * transaction (records of small writes inline, those of bulk writes packed
+ * into segments), and HEAD.
  */
 #include "lmdb_internal.h"
 #include "error.h"
@@ -35,7 +35,8 @@ static int check_object(const grove__object *o)
 	return 0;
 }
 
-/* An inline record: reserve the value and fill it in place. */
+/* An inline record: reserve the value and fill it in place.  One of more
+ * than ~2 KB gets overflow pages of its own: in effect its own segment. */
 static int put_inline(grove__lmdb_env *e, MDB_txn *txn, const grove__object *o)
 {
 	unsigned char hdr[GROVE__LMDB_HDR_MAX];
@@ -66,8 +67,8 @@ typedef struct {
 
 typedef struct {
 	const grove__write_set *ws;
-	int bulk;          /* every record goes to segments */
-	uint32_t *seg_of;  /* per object: index into segs or NO_SEGMENT; NULL: all inline */
+	int bulk;          /* records go to segments (else all inline) */
+	uint32_t *seg_of;  /* per object: index into segs or NO_SEGMENT; NULL unless bulk */
 	size_t *off_of;    /* per object: offset in its segment */
 	seg_plan *segs;    /* at most one per object */
 	size_t nsegs;
@@ -77,11 +78,6 @@ static size_t record_len(const grove__object *o)
 {
 	unsigned char hdr[GROVE__LMDB_HDR_MAX];
 	return grove__lmdb_rec_header(hdr, o) + o->data_len;
-}
-
-static int goes_to_segment(const write_ctx *c, const grove__object *o)
-{
-	return c->bulk || record_len(o) > GROVE__LMDB_INLINE_MAX;
 }
 
 /* The number after the last segment's. */
@@ -225,7 +221,7 @@ static int write_fn(grove__lmdb_env *e, MDB_txn *txn, void *arg)
 		const grove__object *o = &ws->objects[i];
 		if (c->seg_of)
 			c->seg_of[i] = NO_SEGMENT;
-		if (c->seg_of && goes_to_segment(c, o))
+		if (c->seg_of)
 			rc = place_in_segment(e, txn, c, i, &next_id);
 		else
 			rc = put_inline(e, txn, o);
@@ -248,18 +244,16 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 	grove__lmdb *h = (grove__lmdb *)be;
 	size_t maxkey = (size_t)mdb_env_get_maxkeysize(h->e->env);
 	write_ctx c;
-	int rc, any_segment = 0;
+	int rc;
 
 	if (ws->object_count == 0 && ws->ref_count == 0)
 		return 0;
 	memset(&c, 0, sizeof(c));
 	c.ws = ws;
 	c.bulk = ws->object_count >= GROVE__LMDB_BULK_MIN;
-	for (size_t i = 0; i < ws->object_count; i++) {
+	for (size_t i = 0; i < ws->object_count; i++)
 		if ((rc = check_object(&ws->objects[i])) < 0)
 			return rc;
-		any_segment |= goes_to_segment(&c, &ws->objects[i]);
-	}
 	for (size_t i = 0; i < ws->ref_count; i++) {
 		const char *name = ws->refs[i].refname;
 		if (!name || !*name || strlen(name) > maxkey)
@@ -268,7 +262,7 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 	}
 	if (ws->object_count >= NO_SEGMENT)
 		return grove__error_set(GROVE_EINVALID, "lmdb: too many objects in one write");
-	if (any_segment) {
+	if (c.bulk) {
 		c.seg_of = grove__malloc(ws->object_count * sizeof(*c.seg_of));
 		c.off_of = grove__malloc(ws->object_count * sizeof(*c.off_of));
 		c.segs = grove__malloc(ws->object_count * sizeof(*c.segs));
