@@ -43,12 +43,12 @@ int grove__dav_put_uid_check(grove__dav_ctx *c, grove_view *base, const char *da
 		const grove_entry *e = &list.entries[i];
 		if (e->kind == GROVE_KIND_DIR || e->name[0] == '.' || strcmp(e->name, c->path.name) == 0)
 			continue;
-		grove__dav_summary other;
-		if (grove__dav_summary_get(g, &e->id, fam, NULL, 0, &other) < 0) {
+		int same = grove__dav_summary_has_uid(g, &e->id, fam, mine.uid);
+		if (same < 0) {
 			status = 500;
 			break;
 		}
-		if (other.uid && strcmp(other.uid, mine.uid) == 0) {
+		if (same) {
 			/* the href of the resource that holds the UID already */
 			grove__sbuf h = GROVE_SBUF_INIT;
 			size_t plen = strlen(c->path.href) - strlen(c->path.name);
@@ -62,7 +62,6 @@ int grove__dav_put_uid_check(grove__dav_ctx *c, grove_view *base, const char *da
 				status = 500;
 			grove__sbuf_dispose(&h);
 		}
-		grove__dav_summary_dispose(&other);
 	}
 	grove_entry_list_dispose(&list);
 	grove__sbuf_dispose(&key);

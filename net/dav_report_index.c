@@ -1,8 +1,11 @@
 /* A derived index of calendar and address objects keyed by blob id: the
  * UID, the component kinds and the time span of every instance.  A blob
- * id names immutable bytes, so an entry can never go stale; the cache is
- * direct-mapped with a fixed number of slots (bounded memory) and shared
- * by every server in the process behind a mutex. */
+ * id names immutable bytes, so an entry can never go stale.  The cache is
+ * set-associative with a fixed number of slots (bounded memory; a set
+ * replaces its entries round-robin) and shared by every server in the
+ * process behind a mutex.  Scans of a whole collection (the UID check of
+ * a PUT) touch every entry: ways keep colliding members from evicting
+ * each other on every scan. */
 #include "dav_report_index.h"
 #include "error.h"
 
@@ -11,7 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define SLOTS 16384
+#define SETS 8192
+#define WAYS 4
 #define MAX_CACHED_UID 512
 
 typedef struct {
@@ -21,7 +25,26 @@ typedef struct {
 } slot;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static slot *slots; /* allocated on first use */
+static slot *slots;          /* SETS * WAYS, allocated on first use */
+static unsigned char *next_way; /* per set: the way to replace next */
+
+static size_t set_of(const grove_oid *id)
+{
+	return (((size_t)id->id[0] << 16) | ((size_t)id->id[1] << 8) | id->id[2]) % SETS;
+}
+
+/* The slot holding blob (under the lock), or NULL. */
+static slot *find(const grove_oid *blob, grove__dav_family fam)
+{
+	if (!slots)
+		return NULL;
+	slot *set = &slots[set_of(blob) * WAYS];
+	for (size_t w = 0; w < WAYS; w++)
+		if (set[w].used && (int)set[w].s.family == (int)fam &&
+		    grove_oid_cmp(&set[w].id, blob) == 0)
+			return &set[w];
+	return NULL;
+}
 
 void grove__dav_summary_dispose(grove__dav_summary *s)
 {
@@ -193,14 +216,19 @@ int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fa
 			   const char *data, size_t len, grove__dav_summary *out)
 {
 	memset(out, 0, sizeof(*out));
-	size_t at = (((size_t)blob->id[0] << 8) | blob->id[1] | ((size_t)blob->id[2] << 16)) % SLOTS;
 	pthread_mutex_lock(&lock);
-	if (!slots)
-		slots = grove__calloc(SLOTS, sizeof(*slots));
+	if (!slots) {
+		slots = grove__calloc((size_t)SETS * WAYS, sizeof(*slots));
+		next_way = grove__calloc(SETS, 1);
+		if (!next_way) {
+			free(slots);
+			slots = NULL;
+		}
+	}
 	int rc = 1;
-	if (slots && slots[at].used && grove_oid_cmp(&slots[at].id, blob) == 0 &&
-	    (int)slots[at].s.family == (int)fam)
-		rc = copy_summary(out, &slots[at].s);
+	slot *hit = find(blob, fam);
+	if (hit)
+		rc = copy_summary(out, &hit->s);
 	pthread_mutex_unlock(&lock);
 	if (rc <= 0)
 		return rc;
@@ -224,17 +252,40 @@ int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fa
 	rc = copy_summary(out, &s);
 	if (rc == 0 && (!s.uid || strlen(s.uid) <= MAX_CACHED_UID)) {
 		pthread_mutex_lock(&lock);
-		if (slots) {
-			grove__dav_summary_dispose(&slots[at].s);
-			slots[at].id = *blob;
-			slots[at].used = 1;
-			slots[at].s = s;
+		if (slots && !find(blob, fam)) {
+			size_t set = set_of(blob);
+			slot *sl = &slots[set * WAYS + next_way[set]];
+			next_way[set] = (unsigned char)((next_way[set] + 1) % WAYS);
+			grove__dav_summary_dispose(&sl->s);
+			sl->id = *blob;
+			sl->used = 1;
+			sl->s = s;
 			s.uid = NULL; /* moved into the slot */
 		}
 		pthread_mutex_unlock(&lock);
 	}
 	grove__dav_summary_dispose(&s);
 	return rc;
+}
+
+int grove__dav_summary_has_uid(grove *g, const grove_oid *blob, grove__dav_family fam,
+			       const char *uid)
+{
+	int r = -1;
+	pthread_mutex_lock(&lock);
+	slot *hit = find(blob, fam);
+	if (hit)
+		r = hit->s.uid && strcmp(hit->s.uid, uid) == 0;
+	pthread_mutex_unlock(&lock);
+	if (r >= 0)
+		return r;
+	grove__dav_summary s;
+	int rc = grove__dav_summary_get(g, blob, fam, NULL, 0, &s);
+	if (rc < 0)
+		return rc;
+	r = s.uid && strcmp(s.uid, uid) == 0;
+	grove__dav_summary_dispose(&s);
+	return r;
 }
 
 int grove__dav_summary_may_match(const grove__dav_summary *s, unsigned need_kinds,

@@ -31,6 +31,10 @@ typedef struct {
 int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fam,
 			   const char *data, size_t len, grove__dav_summary *out);
 void grove__dav_summary_dispose(grove__dav_summary *s);
+/* 1 when the object's UID is uid, 0 when not, or a grove error code (no
+ * copy is made on a cache hit). */
+int grove__dav_summary_has_uid(grove *g, const grove_oid *blob, grove__dav_family fam,
+			       const char *uid);
 /* 0 when the object certainly fails a filter that needs every kind in
  * need_kinds and (has_range) an instance in [lo, hi); 1 when it may match. */
 int grove__dav_summary_may_match(const grove__dav_summary *s, unsigned need_kinds,
