@@ -135,5 +135,11 @@ int cmd_upload_pack(cli *c, int argc, char **argv);
 int cmd_daemon(cli *c, int argc, char **argv);
 int cmd_serve(cli *c, int argc, char **argv);
 int cmd_user(cli *c, int argc, char **argv);
+int cmd_remote(cli *c, int argc, char **argv);
+int cmd_clone(cli *c, int argc, char **argv);
+int cmd_fetch(cli *c, int argc, char **argv);
+int cmd_pull(cli *c, int argc, char **argv);
+int cmd_push(cli *c, int argc, char **argv);
+int cmd_sync(cli *c, int argc, char **argv);
 
 #endif
