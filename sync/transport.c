@@ -265,6 +265,7 @@ int grove__transport_connect(grove__transport **out, grove *g, const char *url, 
 {
 	grove__transport *t = grove__calloc(1, sizeof(*t));
 	git_odb_backend *be = NULL;
+	git_remote_create_options ro;
 	const char *tmp = getenv("TMPDIR");
 	int err, rc;
 
@@ -330,7 +331,12 @@ int grove__transport_connect(grove__transport **out, grove *g, const char *url, 
 	t->cb.push_transfer_progress = cb_push_transfer;
 	t->cb.push_update_reference = cb_push_update;
 	t->cb.payload = t;
-	if ((err = git_remote_create_anonymous(&t->remote, t->repo, url)) < 0) {
+	/* url.<base>.insteadOf rewrites are skipped: libgit2 1.5 leaks pcre2
+	 * match data on that path, and grove's remotes are full URLs. */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = t->repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if ((err = git_remote_create_with_opts(&t->remote, url, &ro)) < 0) {
 		rc = lg2_fail(t, err);
 		goto fail;
 	}
