@@ -1,11 +1,13 @@
 /* PROPPATCH (RFC 4918 9.2, all or nothing), MKCOL with RFC 5689's
  * extended body, and MKCALENDAR (RFC 4791 5.3.1). */
+#include "dav_files.h"
 #include "dav_internal.h"
 #include "error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 typedef struct {
@@ -101,11 +103,30 @@ static int write_props(grove__dav_ctx *c, grove_txn *txn, const grove__dav_props
 	return rc < 0 ? 500 : 0;
 }
 
+/* PROPPATCH in the files area: resources keep dead properties too. */
+static int patch_files(patch_op *op, grove_txn *txn, grove_view *base)
+{
+	grove__dav_res r;
+	int status = grove__dav_res_load(op->c, base, &op->c->path, &r);
+	if (status)
+		return status;
+	if (!r.exists) {
+		grove__dav_res_dispose(&r);
+		return 404;
+	}
+	apply_all(op, &r.props, DAV_FILES);
+	status = op->failed ? -1 : grove__dav_files_write_props(txn, &r, &r.props);
+	grove__dav_res_dispose(&r);
+	return status;
+}
+
 static int patch_build(void *arg, grove_txn *txn, grove_view *base)
 {
 	patch_op *op = arg;
 	grove__dav_props props;
 	int exists;
+	if (op->c->path.family == DAV_FILES)
+		return patch_files(op, txn, base);
 	int status = grove__dav_props_load(base, op->c->path.key, &props, &exists);
 	if (status)
 		return status;
@@ -175,7 +196,7 @@ void grove__dav_do_proppatch(grove__dav_ctx *c)
 		grove__dav_send_status(c, 400);
 		return;
 	}
-	if (c->path.type != DAV_R_COLLECTION) {
+	if (c->path.type != DAV_R_COLLECTION && c->path.family != DAV_FILES) {
 		/* objects, homes and principals keep no properties of their own */
 		grove_view *v;
 		grove__dav_res r;
@@ -233,6 +254,16 @@ static int mk_build(void *arg, grove_txn *txn, grove_view *base)
 		return 405; /* RFC 4918 9.3.1: the resource exists */
 	if (rc != GROVE_ENOTFOUND)
 		return 500;
+	if (c->path.family == DAV_FILES) {
+		grove__dav_res r;
+		int status = grove__dav_res_load(c, base, &c->path, &r);
+		if (status)
+			return status;
+		int parent = r.coll_exists;
+		grove__dav_res_dispose(&r);
+		if (!parent)
+			return 409; /* RFC 4918 9.3.1: intermediate collections are missing */
+	}
 	grove__dav_props props = { 0 };
 	char created[32];
 	time_t now = time(NULL);
@@ -263,7 +294,7 @@ static int resourcetype_ok(const grove__dav_xnode *update, grove__dav_family fam
 		grove__dav_xnode *rt = grove__dav_xml_child(prop, DAV_NS_DAV, "resourcetype");
 		if (!rt)
 			continue;
-		int coll = 0, special = 0;
+		int coll = 0, special = fam == DAV_FILES; /* files: a plain collection */
 		for (grove__dav_xnode *e = grove__dav_xml_first_element(rt); e;
 		     e = grove__dav_xml_next_element(e)) {
 			if (grove__dav_xml_is(e, DAV_NS_DAV, "collection"))
@@ -281,24 +312,52 @@ static int resourcetype_ok(const grove__dav_xnode *update, grove__dav_family fam
 	return 1;
 }
 
+/* 1 when a request body of this Content-Type may be XML (absent: yes). */
+static int xml_type(const char *ct)
+{
+	if (!ct)
+		return 1;
+	size_t n = strcspn(ct, "; \t");
+	return (n >= 4 && strncasecmp(ct + n - 4, "/xml", 4) == 0) ||
+	       (n >= 4 && strncasecmp(ct + n - 4, "+xml", 4) == 0);
+}
+
 void grove__dav_do_mkcol(grove__dav_ctx *c)
 {
 	int mkcal = grove__http_req_method(c->req) == HTTP_MKCALENDAR;
-	if (c->path.type != DAV_R_COLLECTION || (mkcal && c->path.family != DAV_CAL)) {
+	int files = c->path.family == DAV_FILES;
+	if (files && (mkcal || c->path.type == DAV_R_HOME)) {
+		grove__dav_send_status(c, mkcal ? 403 : 405);
+		return;
+	}
+	if (!files && (c->path.type != DAV_R_COLLECTION || (mkcal && c->path.family != DAV_CAL))) {
 		grove__dav_send_status(c, c->path.type == DAV_R_OBJECT ? 403 : 405);
 		return;
 	}
-	grove__dav_xnode *doc;
-	if (grove__dav_body_xml(c, &doc) < 0)
-		return;
 	const char *root_ns = mkcal ? DAV_NS_CALDAV : DAV_NS_DAV;
 	const char *root = mkcal ? "mkcalendar" : "mkcol";
-	if (doc && !grove__dav_xml_is(doc, root_ns, root)) {
-		grove__dav_xml_free(doc);
-		grove__dav_send_status(c, 415); /* RFC 4918 9.3: unknown body */
+	grove__dav_xnode *doc = NULL;
+	size_t len;
+	const char *body = grove__http_req_body(c->req, &len);
+	size_t i = 0;
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+		i++;
+	if (i < len && !xml_type(grove__http_req_header(c->req, "Content-Type"))) {
+		grove__dav_send_status(c, 415); /* RFC 4918 9.3: a body we do not understand */
 		return;
 	}
-	mk_op op = { { c, doc, 1, NULL, 0, 0 }, c->path.family == DAV_CAL ? "calendar" : "addressbook" };
+	if (i < len && grove__dav_xml_parse(&doc, body, len, &c->srv->xml_limits) < 0) {
+		const char *msg = grove_error_message();
+		grove__http_res_send(c->res, 400, "text/plain; charset=utf-8", msg, strlen(msg));
+		return;
+	}
+	if (doc && !grove__dav_xml_is(doc, root_ns, root)) {
+		grove__dav_xml_free(doc);
+		grove__dav_send_status(c, 415); /* XML, but not a body we know */
+		return;
+	}
+	mk_op op = { { c, doc, 1, NULL, 0, 0 },
+		     files ? "collection" : c->path.family == DAV_CAL ? "calendar" : "addressbook" };
 	if (doc && collect(&op.patch) < 0) {
 		free(op.patch.list);
 		grove__dav_xml_free(doc);

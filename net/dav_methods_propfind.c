@@ -88,8 +88,8 @@ static int one(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, const char *
 static int stored(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, grove__dav_xw *found,
 		  grove__dav_xw *missing, int names_only)
 {
-	if (r->type != DAV_R_COLLECTION)
-		return 0;
+	if (r->type != DAV_R_COLLECTION && r->family != DAV_FILES)
+		return 0; /* files-area resources and the files root have dead ones too */
 	for (size_t i = 0; i < r->props.count; i++) {
 		char *ns;
 		const char *local;
@@ -173,11 +173,11 @@ static int response(grove__dav_ctx *c, grove_view *v, grove__dav_res *r,
 static int children(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, const pf_request *q,
 		    grove__dav_xw *w)
 {
-	static const char *const homes[] = { "calendars", "addressbooks" };
+	static const char *const homes[] = { "calendars", "addressbooks", DAV_FILES_DIR };
 	if (r->type == DAV_R_OBJECT)
 		return 0;
 	if (r->type == DAV_R_ROOT || r->type == DAV_R_PRINCIPAL) {
-		size_t n = r->type == DAV_R_ROOT ? 1 : 2;
+		size_t n = r->type == DAV_R_ROOT ? 1 : 3;
 		for (size_t i = 0; i < n; i++) {
 			grove__dav_res child;
 			const char *name = r->type == DAV_R_ROOT ? c->user : homes[i];
@@ -198,8 +198,10 @@ static int children(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, const p
 		return rc;
 	for (size_t i = 0; i < list.count && rc == 0; i++) {
 		grove__dav_res child;
+		/* calendar homes hold collections, collections objects; the
+		 * files area both */
 		int want_dir = r->type == DAV_R_HOME;
-		if ((list.entries[i].kind == GROVE_KIND_DIR) != want_dir)
+		if (r->family != DAV_FILES && (list.entries[i].kind == GROVE_KIND_DIR) != want_dir)
 			continue;
 		if (grove__dav_res_child(c, v, r, list.entries[i].name, &child))
 			continue; /* hidden (.props) or not a DAV name */

@@ -1,4 +1,5 @@
 /* GET, HEAD, PUT and DELETE of calendar objects and vCards. */
+#include "dav_files.h"
 #include "dav_internal.h"
 #include "error.h"
 
@@ -48,7 +49,10 @@ void grove__dav_do_get(grove__dav_ctx *c)
 		else if (status)
 			grove__dav_send_status(c, status);
 		else
-			grove__http_res_send(c->res, 200, content_type(r.family), data.data, data.size);
+			grove__http_res_send(c->res, 200,
+					     r.family == DAV_FILES ? grove__dav_files_content_type(r.name)
+								   : content_type(r.family),
+					     data.data, data.size);
 		grove_buf_dispose(&data);
 	}
 	grove__dav_res_dispose(&r);
@@ -117,6 +121,10 @@ static int type_ok(const char *ct, grove__dav_family f)
 
 void grove__dav_do_put(grove__dav_ctx *c)
 {
+	if (c->path.family == DAV_FILES) {
+		grove__dav_files_put(c); /* any bytes: dav_files.c */
+		return;
+	}
 	if (c->path.type != DAV_R_OBJECT) {
 		grove__dav_send_status(c, 405);
 		return;
@@ -232,6 +240,10 @@ static int del_build(void *arg, grove_txn *txn, grove_view *base)
 
 void grove__dav_do_delete(grove__dav_ctx *c)
 {
+	if (c->path.family == DAV_FILES) {
+		grove__dav_files_delete(c);
+		return;
+	}
 	if (c->path.type != DAV_R_OBJECT && c->path.type != DAV_R_COLLECTION) {
 		grove__dav_send_status(c, 403);
 		return;

@@ -9,7 +9,7 @@
 
 const char *grove__dav_family_dir(grove__dav_family f)
 {
-	return f == DAV_CARD ? "addressbooks" : "calendars";
+	return f == DAV_FILES ? DAV_FILES_DIR : f == DAV_CARD ? "addressbooks" : "calendars";
 }
 
 int grove__dav_href_segment(grove__sbuf *out, const char *seg)
@@ -37,10 +37,14 @@ void grove__dav_path_dispose(grove__dav_path *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* 1 when the raw target hides a separator or control byte in an escape. */
+/* 1 when the raw target hides a separator or control byte in an escape, or
+ * carries a fragment (not part of a request-target: RFC 9112 3.2; taking
+ * "coll/#frag" for "coll/" would let a DELETE remove the collection). */
 static int raw_is_suspicious(const char *raw)
 {
 	for (const char *p = raw; *p && *p != '?'; p++) {
+		if (*p == '#')
+			return 1;
 		if (*p != '%')
 			continue;
 		if (strncasecmp(p, "%2f", 3) == 0 || strncasecmp(p, "%5c", 3) == 0 ||
@@ -50,7 +54,11 @@ static int raw_is_suspicious(const char *raw)
 	return 0;
 }
 
-static int build(grove__dav_path *out, const char *prefix, char **seg, size_t n)
+/* Key and href from the segments; in the calendar model the first three
+ * levels are collections, in the files area every level but a guessed
+ * resource (no trailing '/' in the request) is. */
+static int build(grove__dav_path *out, const char *prefix, char **seg, size_t n, int files,
+		 int trailing)
 {
 	grove__sbuf key = GROVE_SBUF_INIT, href = GROVE_SBUF_INIT;
 	int rc = grove__sbuf_puts(&key, "");
@@ -65,7 +73,7 @@ static int build(grove__dav_path *out, const char *prefix, char **seg, size_t n)
 			rc = grove__sbuf_puts(&key, seg[i]);
 		if (rc == 0)
 			rc = grove__dav_href_segment(&href, seg[i]);
-		if (rc == 0 && i + 1 < 4)
+		if (rc == 0 && (files ? (i + 1 < n || trailing || n == 2) : i + 1 < 4))
 			rc = grove__sbuf_putc(&href, '/');
 	}
 	if (rc < 0) {
@@ -95,9 +103,9 @@ int grove__dav_path_parse(grove__dav_path *out, const char *prefix, const char *
 	char *copy = grove__strdup(rest);
 	if (!copy)
 		return 500;
-	char *seg[5];
-	size_t n = 0;
-	int status = 0;
+	char *seg[2 + DAV_FILES_MAX_DEPTH + 1];
+	size_t n = 0, max = 4;
+	int status = 0, trailing = 0;
 	char *p = copy;
 	while (*p && status == 0) {
 		char *slash = strchr(p, '/');
@@ -111,28 +119,40 @@ int grove__dav_path_parse(grove__dav_path *out, const char *prefix, const char *
 			status = 404; /* .props and other hidden names */
 		else if (grove_key_validate(p) < 0)
 			status = 400;
-		else if (n == 4)
+		else if (n == max)
 			status = 404; /* deeper than an object */
 		else
 			seg[n++] = p;
+		if (n == 2 && strcmp(seg[1], DAV_FILES_DIR) == 0)
+			max = 2 + DAV_FILES_MAX_DEPTH;
 		if (!slash)
 			break;
 		p = slash + 1;
+		trailing = !*p;
 	}
 	if (status == 0 && n >= 2) {
 		if (strcmp(seg[1], "calendars") == 0)
 			out->family = DAV_CAL;
 		else if (strcmp(seg[1], "addressbooks") == 0)
 			out->family = DAV_CARD;
+		else if (strcmp(seg[1], DAV_FILES_DIR) == 0)
+			out->family = DAV_FILES;
 		else
 			status = 404;
 	}
-	if (status == 0) {
+	if (status == 0 && out->family == DAV_FILES) {
+		/* a guess settled by grove__dav_res_load */
+		out->type = n == 2 ? DAV_R_HOME : trailing ? DAV_R_COLLECTION : DAV_R_OBJECT;
+		if (!(out->user = grove__strdup(seg[0])) ||
+		    (n >= 3 && !(out->name = grove__strdup(seg[n - 1]))) ||
+		    build(out, prefix, seg, n, 1, trailing) < 0)
+			status = 500;
+	} else if (status == 0) {
 		out->type = (grove__dav_rtype)(DAV_R_ROOT + n);
 		if ((n >= 1 && !(out->user = grove__strdup(seg[0]))) ||
 		    (n >= 3 && !(out->coll = grove__strdup(seg[2]))) ||
 		    (n >= 4 && !(out->name = grove__strdup(seg[3]))) ||
-		    build(out, prefix, seg, n) < 0)
+		    build(out, prefix, seg, n, 0, 0) < 0)
 			status = 500;
 	}
 	free(copy);

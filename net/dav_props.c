@@ -1,8 +1,10 @@
 /* The .props file of a collection: one property per line, lossless (see
  * dav_store.h for the format). */
 #include "dav_store.h"
+#include "dav_xml.h"
 #include "error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,4 +185,116 @@ int grove__dav_props_format(const grove__dav_props *p, grove__sbuf *out)
 			rc = grove__sbuf_putc(out, '\n');
 	}
 	return rc;
+}
+
+/* ---- property elements as XML fragments ------------------------------------ */
+
+#define XML_NS "http://www.w3.org/XML/1998/namespace"
+
+static const char *own_attr(const grove__dav_xnode *n, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < n->nattrs; i++)
+		if (strcmp(n->attrs[i].ns, ns) == 0 && strcmp(n->attrs[i].name, name) == 0)
+			return n->attrs[i].value;
+	return NULL;
+}
+
+const char *grove__dav_prop_lang(const grove__dav_xnode *node)
+{
+	for (const grove__dav_xnode *n = node; n; n = n->parent) {
+		const char *l = n->kind == DAV_XML_ELEMENT ? own_attr(n, XML_NS, "lang") : NULL;
+		if (l)
+			return l;
+	}
+	return NULL;
+}
+
+/* An attribute value: whitespace other than ' ' as character references,
+ * or attribute-value normalisation would turn it into spaces. */
+static int attr_value(grove__sbuf *out, const char *v)
+{
+	int rc = grove__sbuf_putc(out, '"');
+	while (rc == 0 && *v) {
+		size_t n = strcspn(v, "\t\n\r");
+		rc = grove__dav_xml_escape(out, v, n);
+		v += n;
+		if (rc == 0 && *v) {
+			rc = grove__sbuf_printf(out, "&#%d;", *v);
+			v++;
+		}
+	}
+	return rc == 0 ? grove__sbuf_putc(out, '"') : rc;
+}
+
+static int fragment(grove__sbuf *out, const grove__dav_xnode *n, const char *parent_ns,
+		    const char *lang)
+{
+	if (n->kind == DAV_XML_TEXT)
+		return grove__dav_xml_escape(out, n->text, n->text_len);
+	int rc = grove__sbuf_printf(out, "<%s", n->name);
+	if (rc == 0 && (!parent_ns || strcmp(parent_ns, n->ns) != 0)) {
+		/* the default namespace changes here (xmlns="" undeclares it) */
+		rc = grove__sbuf_puts(out, " xmlns=");
+		if (rc == 0)
+			rc = attr_value(out, n->ns);
+	}
+	if (rc == 0 && lang && !own_attr(n, XML_NS, "lang")) {
+		rc = grove__sbuf_puts(out, " xml:lang=");
+		if (rc == 0)
+			rc = attr_value(out, lang);
+	}
+	for (size_t i = 0; i < n->nattrs && rc == 0; i++) {
+		const grove__dav_xattr *a = &n->attrs[i];
+		if (strcmp(a->ns, XML_NS) == 0) {
+			rc = grove__sbuf_printf(out, " xml:%s=", a->name);
+		} else if (a->ns[0]) {
+			rc = grove__sbuf_printf(out, " xmlns:a%zu=", i);
+			if (rc == 0)
+				rc = attr_value(out, a->ns);
+			if (rc == 0)
+				rc = grove__sbuf_printf(out, " a%zu:%s=", i, a->name);
+		} else {
+			rc = grove__sbuf_printf(out, " %s=", a->name);
+		}
+		if (rc == 0)
+			rc = attr_value(out, a->value);
+	}
+	if (rc == 0 && !n->first)
+		return grove__sbuf_puts(out, "/>");
+	if (rc == 0)
+		rc = grove__sbuf_putc(out, '>');
+	for (const grove__dav_xnode *ch = n->first; ch && rc == 0; ch = ch->next)
+		rc = fragment(out, ch, n->ns, NULL);
+	if (rc == 0)
+		rc = grove__sbuf_printf(out, "</%s>", n->name);
+	return rc;
+}
+
+int grove__dav_prop_serialize(grove__sbuf *out, const grove__dav_xnode *prop)
+{
+	if (!prop || prop->kind != DAV_XML_ELEMENT)
+		return grove__error_set(GROVE_EINVALID, "not an element");
+	/* the language in scope from <set>, <prop> or the document */
+	const char *inherited = own_attr(prop, XML_NS, "lang") ? NULL
+								: grove__dav_prop_lang(prop->parent);
+	return fragment(out, prop, NULL, inherited);
+}
+
+/* ---- dates ------------------------------------------------------------------ */
+
+int grove__dav_rfc3339(const char *s, char out[32])
+{
+	int Y, M, D, h, m, sec;
+	char z;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &Y, &M, &D, &h, &m, &sec, &z) == 7 && z == 'Z' &&
+	    strlen(s) == 20) {
+		memcpy(out, s, 21);
+		return 0;
+	}
+	if (strlen(s) == 16 && s[8] == 'T' && s[15] == 'Z' &&
+	    sscanf(s, "%4d%2d%2dT%2d%2d%2d", &Y, &M, &D, &h, &m, &sec) == 6) {
+		snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", Y, M, D, h, m, sec);
+		return 0;
+	}
+	return -1;
 }

@@ -1,6 +1,7 @@
 /* Property values of DAV resources: the live properties computed from the
  * store (RFC 4918, 4791, 6352, 5397, 4331, 6578, getctag) and the stored
  * ones read from a collection's .props. */
+#include "dav_files.h"
 #include "dav_internal.h"
 #include "error.h"
 
@@ -89,6 +90,12 @@ int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, con
 	const int cal = r->family == DAV_CAL;
 	char hex[GROVE_OID_HEXSZ + 1];
 
+	if (r->family == DAV_FILES) {
+		int rc = grove__dav_files_prop_get(c, v, r, ns, name, w);
+		if (rc != DAV_FILES_PROP_GENERIC)
+			return rc;
+	}
+
 	if (is(ns, name, DAV_NS_DAV, "resourcetype")) {
 		if (obj) {
 			grove__dav_xw_empty(w, ns, name);
@@ -135,9 +142,10 @@ int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, con
 	}
 	if (is(ns, name, DAV_NS_DAV, "creationdate") && coll) {
 		const grove__dav_prop *p = grove__dav_props_get(&r->props, "created");
-		if (!p)
+		char when[32];
+		if (!p || grove__dav_rfc3339(p->value, when) < 0)
 			return 0;
-		grove__dav_xw_leaf(w, ns, name, p->value);
+		grove__dav_xw_leaf(w, ns, name, when); /* RFC 4918 15.1: RFC 3339 */
 		return 1;
 	}
 	if (is(ns, name, DAV_NS_DAV, "displayname") && r->type == DAV_R_PRINCIPAL) {
@@ -357,13 +365,13 @@ int grove__dav_prop_apply(grove__dav_props *props, grove__dav_family fam,
 	if (remove) {
 		grove__dav_props_remove(props, clark);
 		rc = 0;
-	} else if (grove__dav_xml_is_text_only(prop)) {
+	} else if (grove__dav_xml_is_text_only(prop) && !grove__dav_prop_lang(prop)) {
 		char *text = grove__dav_xml_text(prop);
 		rc = text ? grove__dav_props_set(props, clark, text, 0) : GROVE_ENOMEM;
 		free(text);
 	} else {
 		grove__sbuf xml = GROVE_SBUF_INIT;
-		rc = grove__dav_xml_serialize(&xml, prop);
+		rc = grove__dav_prop_serialize(&xml, prop);
 		if (rc == 0)
 			rc = grove__dav_props_set(props, clark, xml.data, 1);
 		grove__sbuf_dispose(&xml);

@@ -1,5 +1,6 @@
 /* The DAV server: routes, authentication, path checks and dispatch to the
  * method handlers, plus the helpers they share. */
+#include "dav_files.h"
 #include "dav_internal.h"
 #include "error.h"
 
@@ -170,6 +171,8 @@ int grove__dav_props_load(grove_view *v, const char *coll_key, grove__dav_props 
 int grove__dav_res_load(grove__dav_ctx *c, grove_view *v, const grove__dav_path *p,
 			grove__dav_res *out)
 {
+	if (p->family == DAV_FILES)
+		return grove__dav_files_res_load(c, v, p, out); /* plain WebDAV: dav_files.c */
 	memset(out, 0, sizeof(*out));
 	out->type = p->type;
 	out->family = p->family;

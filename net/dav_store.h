@@ -17,16 +17,30 @@
  *   /dav/<user>/addressbooks/             address book home (implicit)
  *   /dav/<user>/addressbooks/<book>/      address book: .../<book>/.props
  *   /dav/<user>/addressbooks/<book>/<name>  one vCard file (<uid>.vcf)
+ *   /dav/<user>/files/                    plain WebDAV area (implicit):
+ *   /dav/<user>/files/<a>/<b>/            collection: key <user>/files/a/b/.props
+ *   /dav/<user>/files/<a>/<b>/<name>      resource: key <user>/files/a/b/<name>,
+ *                                         the bytes exactly as PUT
+ *   (dead properties of that resource)    key <user>/files/a/b/.props.d/<name>
  *
- * A collection exists iff its ".props" file exists (git trees cannot hold
- * empty directories).  Names starting with '.' are never exposed over DAV.
- * Each user sees only the subtree named after them.
+ * A calendar or address book exists iff its ".props" file exists (git
+ * trees cannot hold empty directories).  Names starting with '.' are never
+ * exposed over DAV.  Each user sees only the subtree named after them.
+ *
+ * The files area is ordinary WebDAV (RFC 4918 class 1): any bytes may be
+ * PUT, collections nest to any depth, COPY and MOVE work on whole trees.
+ * There every directory is a collection; MKCOL writes its ".props" (type
+ * "collection") so that an empty collection exists in git too.  Dead
+ * properties of a collection live in its .props, those of a resource in
+ * the sidecar ".props.d/<name>" next to it (same format; written only when
+ * the resource has some, removed with the resource), so a git clone shows
+ * the files as they are.  Uploads there are not validated.
  *
  * The .props file is readable UTF-8 text, one property per line:
  *
  *   # grove collection properties
- *   type: calendar                        (or addressbook)
- *   created: 20240501T101500Z
+ *   type: calendar                        (addressbook, collection)
+ *   created: 2024-05-01T10:15:00Z         (RFC 3339; 20240501T101500Z is read too)
  *   components: VEVENT VTODO              (supported-calendar-component-set)
  *   {DAV:}displayname: Work
  *   {urn:ietf:params:xml:ns:caldav}calendar-timezone: BEGIN:VCALENDAR\r\n...
@@ -62,13 +76,24 @@
 typedef enum {
 	DAV_R_ROOT = 1,       /* /dav/ */
 	DAV_R_PRINCIPAL = 2,  /* /dav/<user>/ */
-	DAV_R_HOME = 3,       /* /dav/<user>/calendars/ */
-	DAV_R_COLLECTION = 4, /* /dav/<user>/calendars/<cal>/ */
-	DAV_R_OBJECT = 5      /* /dav/<user>/calendars/<cal>/<name> */
+	DAV_R_HOME = 3,       /* /dav/<user>/calendars/, /dav/<user>/files/ */
+	DAV_R_COLLECTION = 4, /* /dav/<user>/calendars/<cal>/, files/a/.../ */
+	DAV_R_OBJECT = 5      /* /dav/<user>/calendars/<cal>/<name>, files/a/.../x */
 } grove__dav_rtype;
 
-typedef enum { DAV_CAL = 1, DAV_CARD = 2 } grove__dav_family;
+typedef enum { DAV_CAL = 1, DAV_CARD = 2, DAV_FILES = 3 } grove__dav_family;
 
+#define DAV_FILES_DIR "files"
+#define DAV_PROPS_DIR ".props.d"
+/* Deepest files-area path, in segments below /dav/<user>/files/. */
+#define DAV_FILES_MAX_DEPTH 64
+
+/*
+ * In the files area the URL alone cannot tell a collection from a
+ * resource: the parser guesses from a trailing '/' (COLLECTION) and
+ * grove__dav_res_load settles it from the store.  There coll is NULL and
+ * name is the last segment.
+ */
 typedef struct {
 	grove__dav_rtype type;
 	grove__dav_family family;  /* HOME, COLLECTION, OBJECT */
@@ -86,7 +111,7 @@ typedef struct {
 int grove__dav_path_parse(grove__dav_path *out, const char *prefix, const char *path,
 			  const char *raw);
 void grove__dav_path_dispose(grove__dav_path *p);
-/* "calendars" / "addressbooks". */
+/* "calendars" / "addressbooks" / "files". */
 const char *grove__dav_family_dir(grove__dav_family f);
 /* Appends a percent-encoded path segment (RFC 3986 unreserved kept). */
 int grove__dav_href_segment(grove__sbuf *out, const char *seg);
@@ -115,6 +140,22 @@ int grove__dav_props_remove(grove__dav_props *p, const char *name);
 void grove__dav_props_dispose(grove__dav_props *p);
 /* "{ns}local" into a new string. */
 char *grove__dav_clark(const char *ns, const char *local);
+
+/* "2024-05-01T10:15:00Z" from a stored creation time (RFC 3339 or the
+ * basic form 20240501T101500Z); 0, or -1 when it is neither. */
+int grove__dav_rfc3339(const char *stored, char out[32]);
+
+struct grove__dav_xnode;
+/*
+ * A property element as a self-contained XML fragment for the .props file:
+ * its namespace declared as the default, attribute namespaces declared
+ * (xml:lang kept as xml:lang), and the xml:lang in scope from the request's
+ * enclosing elements copied onto it (RFC 4918 4.3), so that PROPFIND
+ * returns the property exactly as it was set.
+ */
+int grove__dav_prop_serialize(grove__sbuf *out, const struct grove__dav_xnode *prop);
+/* The xml:lang in scope at node (its own or an ancestor's), or NULL. */
+const char *grove__dav_prop_lang(const struct grove__dav_xnode *node);
 
 /* ---- the store and writes ---------------------------------------------- */
 
