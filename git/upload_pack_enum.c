@@ -16,6 +16,9 @@
 #include "object.h"
 #include "oid.h"
 
+/* Resolved contents kept while enumerating (bases of the next trees). */
+#define TREE_CACHE_BYTES ((size_t)32 << 20)
+
 enum {
 	F_QUEUED = 1,
 	F_UNINT = 2,     /* the client has it (or it is below a have) */
@@ -26,6 +29,7 @@ enum {
 typedef struct {
 	grove__upload_pack *up;
 	grove__cwalk w;
+	grove__up_trees *trees;    /* tree reads with resolved bases kept */
 	grove__oidset seen;        /* trees, blobs, tags decided on */
 	grove__oidset *client_has; /* thin-pack bases the client has */
 	grove__oidset client_shallow;
@@ -110,7 +114,7 @@ static int walk_trees(enum_ctx *e, const grove_oid *root, int send)
 		grove__tree *t;
 		if (send && ((rc = grove__up_oids_add(e->out, &id)) < 0 || (rc = progress_tick(e)) < 0))
 			return rc;
-		if ((rc = grove__tree_get(e->up->g, &id, &t)) < 0)
+		if ((rc = grove__up_trees_get(e->trees, &id, &t)) < 0)
 			return rc;
 		for (size_t i = t->count; i-- > 0;) {
 			const grove__tree_entry *en = &t->entries[i];
@@ -362,6 +366,8 @@ int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *cli
 	e.next_check = 1024;
 	clock_gettime(CLOCK_MONOTONIC, &e.last);
 	grove__cwalk_init(&e.w, up->g);
+	if ((rc = grove__up_trees_new(&e.trees, up->g, TREE_CACHE_BYTES)) < 0)
+		goto done;
 
 	for (size_t i = 0; i < up->r.client_shallow.count; i++)
 		if ((rc = grove__oidset_add(&e.client_shallow, &up->r.client_shallow.ids[i])) < 0)
@@ -438,6 +444,7 @@ int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *cli
 	rc = 0;
 done:
 	grove__cwalk_dispose(&e.w);
+	grove__up_trees_free(e.trees);
 	grove__oidset_dispose(&e.seen);
 	grove__oidset_dispose(&e.client_shallow);
 	grove__up_oids_dispose(&commits);

@@ -149,6 +149,14 @@ int grove__up_compute_shallow(grove__upload_pack *up);
 /* The objects to send, in pack order. */
 int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *client_has);
 
+/* upload_pack_trees.c: tree reads with a cache of resolved contents
+ * (budget in bytes), for one enumeration on one thread. */
+typedef struct grove__up_trees grove__up_trees;
+int grove__up_trees_new(grove__up_trees **out, grove *g, size_t budget);
+void grove__up_trees_free(grove__up_trees *t);
+/* A parsed tree; free with grove__tree_release. */
+int grove__up_trees_get(grove__up_trees *t, const grove_oid *id, grove__tree **out);
+
 /* upload_pack_send.c */
 int grove__up_send_pack(grove__upload_pack *up);
 
