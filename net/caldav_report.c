@@ -8,24 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Checks every calendar-data element of the requested properties. */
-static int check_data_specs(grove__dav_report *r)
-{
-	for (const grove__dav_xnode *e = grove__dav_xml_first_element(r->prop); e;
-	     e = grove__dav_xml_next_element(e)) {
-		if (!grove__dav_xml_is(e, DAV_NS_CALDAV, "calendar-data"))
-			continue;
-		const char *cond = NULL;
-		int st = grove__caldav_data_check(e, &cond);
-		if (st) {
-			r->cond_ns = DAV_NS_CALDAV;
-			r->cond = cond;
-			return st;
-		}
-	}
-	return 0;
-}
-
 static icalcomponent *parse(const grove_buf *b)
 {
 	char *text = grove__strndup(b->data, b->size);
@@ -115,7 +97,7 @@ int grove__caldav_report_query(grove__dav_report *r)
 		r->cond = cond;
 		return st;
 	}
-	if ((st = check_data_specs(r)))
+	if ((st = grove__dav_report_check_specs(r)))
 		return st;
 	query_arg q;
 	memset(&q, 0, sizeof(q));

@@ -449,14 +449,8 @@ int grove__carddav_report_query(grove__dav_report *r)
 		r->cond = cond;
 		return st;
 	}
-	for (const grove__dav_xnode *e = grove__dav_xml_first_element(r->prop); e;
-	     e = grove__dav_xml_next_element(e)) {
-		if (is_card(e, "address-data") && (st = grove__carddav_data_check(e, &cond))) {
-			r->cond_ns = DAV_NS_CARDDAV;
-			r->cond = cond;
-			return st;
-		}
-	}
+	if ((st = grove__dav_report_check_specs(r)))
+		return st;
 	const grove__dav_xnode *lim = grove__dav_xml_child(r->doc, DAV_NS_CARDDAV, "limit");
 	if (lim) {
 		const grove__dav_xnode *nr = grove__dav_xml_child(lim, DAV_NS_CARDDAV, "nresults");

@@ -343,9 +343,33 @@ static char *trimmed(const grove__dav_xnode *e)
 	return t;
 }
 
+int grove__dav_report_check_specs(grove__dav_report *r)
+{
+	for (const grove__dav_xnode *e = grove__dav_xml_first_element(r->prop); e;
+	     e = grove__dav_xml_next_element(e)) {
+		const char *cond = NULL;
+		int st = 0;
+		if (grove__dav_xml_is(e, DAV_NS_CALDAV, "calendar-data") && r->target.family == DAV_CAL) {
+			st = grove__caldav_data_check(e, &cond);
+			r->cond_ns = DAV_NS_CALDAV;
+		} else if (grove__dav_xml_is(e, DAV_NS_CARDDAV, "address-data") &&
+			   r->target.family == DAV_CARD) {
+			st = grove__carddav_data_check(e, &cond);
+			r->cond_ns = DAV_NS_CARDDAV;
+		}
+		if (st) {
+			r->cond = cond;
+			return st;
+		}
+	}
+	return 0;
+}
+
 int grove__dav_report_multiget(grove__dav_report *r)
 {
-	int status = 0;
+	int status = grove__dav_report_check_specs(r);
+	if (status)
+		return status;
 	for (const grove__dav_xnode *e = grove__dav_xml_first_element(r->doc); e && status == 0;
 	     e = grove__dav_xml_next_element(e)) {
 		if (!grove__dav_xml_is(e, DAV_NS_DAV, "href"))

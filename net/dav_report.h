@@ -56,6 +56,9 @@ int grove__dav_report_member_href(grove__dav_report *r, const char *name, grove_
 typedef int (*grove__dav_member_fn)(grove__dav_report *r, const char *name, const char *key,
 				    const grove_oid *blob, void *arg);
 int grove__dav_report_members(grove__dav_report *r, grove__dav_member_fn fn, void *arg);
+/* Checks the calendar-data / address-data specs among the requested
+ * properties: 0, or an HTTP status with r->cond set. */
+int grove__dav_report_check_specs(grove__dav_report *r);
 /* Reads a blob; 0 or 500. */
 int grove__dav_report_read(grove__dav_report *r, const grove_oid *blob, grove_buf *out);
 

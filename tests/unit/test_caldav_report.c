@@ -688,3 +688,27 @@ Test(caldav_report, endless_and_bounded_recurrence)
 	cr_assert(!strstr(r.body, "u.ics"), "UNTIL passed");
 	free(r.raw);
 }
+
+Test(caldav_report, multiget_bad_data_spec)
+{
+	load_appendix_b();
+	reply r = report(CAL, "1",
+			 "<C:calendar-multiget xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+			 "<D:prop><C:calendar-data content-type=\"text/plain\"/></D:prop>"
+			 "<D:href>" CAL "abcd1.ics</D:href></C:calendar-multiget>");
+	cr_assert_eq(r.status, 403, "%s", r.raw);
+	cr_assert(strstr(r.body, "<C:supported-calendar-data/>"), "%s", r.body);
+	free(r.raw);
+	expect("REPORT", CAL, ALICE XMLH "Depth: 1\r\n",
+	       "<C:calendar-multiget xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+	       "<D:prop><C:calendar-data><C:comp name=\"VEVENT\"/></C:calendar-data></D:prop>"
+	       "<D:href>" CAL "abcd1.ics</D:href></C:calendar-multiget>", 400);
+	/* an object as the request URI of a query (Depth 0) */
+	r = report(CAL "abcd1.ics", "0",
+		   "<C:calendar-query xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+		   "<D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name=\"VCALENDAR\">"
+		   "<C:comp-filter name=\"VEVENT\"/></C:comp-filter></C:filter></C:calendar-query>");
+	cr_assert_eq(r.status, 207, "%s", r.raw);
+	cr_assert_eq(hrefs(r.body), B(1));
+	free(r.raw);
+}
