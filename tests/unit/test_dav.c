@@ -598,3 +598,341 @@ Test(dav, props_file_round_trip)
 	grove__sbuf_dispose(&out);
 	grove__dav_props_dispose(&p);
 }
+
+/* ---- the plain WebDAV area /dav/<user>/files/ ------------------------------------ */
+
+#define FILES "/dav/alice/files/"
+
+/* The value at key on main, or NULL (to free). */
+static char *stored_value(const char *key)
+{
+	grove_buf b = { 0 };
+	if (grove_get(G, "main", key, &b) < 0)
+		return NULL;
+	char *s = strndup(b.data, b.size);
+	grove_buf_dispose(&b);
+	return s;
+}
+
+static int stored_exists(const char *key)
+{
+	grove_view *v;
+	grove_oid id;
+	grove_kind kind;
+	cr_assert_eq(grove_view_open(&v, G, "main"), 0);
+	int rc = grove_view_id(v, key, &id, &kind);
+	grove_view_free(v);
+	return rc == 0;
+}
+
+static void assert_head_is(const grove_oid *before, const char *what)
+{
+	grove_oid now;
+	head_of(&now);
+	cr_assert(grove_oid_cmp(before, &now) == 0, "%s changed the store", what);
+}
+
+Test(dav, files_put_any_bytes_one_commit_by_the_user)
+{
+	static const char data[] = "plain text, not iCalendar \xe2\x82\xac\n";
+	reply r = req("PUT", FILES "a.txt", ALICE "Content-Type: application/x-whatever\r\n", data);
+	cr_assert_eq(r.status, 201, "%s", r.raw);
+	cr_assert_not_null(header(&r, "ETag"));
+	free(r.raw);
+	r = req("GET", FILES "a.txt", ALICE, NULL);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, data);
+	cr_assert(strstr(header(&r, "Content-Type"), "text/plain"));
+	free(r.raw);
+	char *v = stored_value("alice/files/a.txt");
+	cr_assert_str_eq(v, data); /* the bytes as they are: a git clone shows the file */
+	free(v);
+	cr_assert(!stored_exists("alice/files/.props.d"), "no sidecar without dead properties");
+	grove_oid head;
+	grove_commit *cm;
+	head_of(&head);
+	cr_assert_eq(grove_commit_read(G, &head, &cm), 0);
+	cr_assert_str_eq(cm->author.name, "alice");
+	cr_assert(strstr(cm->message, "PUT /dav/alice/files/a.txt"), "%s", cm->message);
+	grove_commit_free(cm);
+	expect("PUT", FILES "a.txt", ALICE, "replaced", 204);
+	/* the files root is a collection that always exists */
+	expect("PROPFIND", FILES, ALICE "Depth: 1\r\n", NULL, 207);
+	expect("PUT", FILES, ALICE, "x", 405);
+}
+
+Test(dav, files_put_into_missing_collection_conflicts)
+{
+	expect("PUT", FILES "a.txt", ALICE, "x", 201);
+	grove_oid before;
+	head_of(&before);
+	expect("PUT", FILES "nope/x.txt", ALICE, "x", 409);
+	expect("PUT", FILES "a.txt/x.txt", ALICE, "x", 409); /* parent is a resource */
+	assert_head_is(&before, "a refused PUT");
+}
+
+Test(dav, files_mkcol_rules)
+{
+	expect("MKCOL", FILES "c/", ALICE, NULL, 201);
+	expect("MKCOL", FILES "c/d", ALICE, NULL, 201); /* nested, no trailing '/' */
+	cr_assert(stored_exists("alice/files/c/d/.props"));
+	char *p = stored_value("alice/files/c/d/.props");
+	cr_assert(strstr(p, "type: collection"), "%s", p);
+	free(p);
+	expect("PUT", FILES "c/f.bin", ALICE, "bytes", 201);
+	grove_oid before;
+	head_of(&before);
+	expect("MKCOL", FILES "c/", ALICE, NULL, 405);        /* exists */
+	expect("MKCOL", FILES "c/f.bin", ALICE, NULL, 405);   /* a resource is there */
+	expect("MKCOL", FILES, ALICE, NULL, 405);             /* the files root */
+	expect("MKCOL", FILES "x/y/", ALICE, NULL, 409);      /* missing parent */
+	expect("MKCOL", FILES "c/f.bin/z/", ALICE, NULL, 409); /* parent is a resource */
+	expect("MKCOL", FILES "b/", ALICE "Content-Type: xzy-foo/bar-512\r\n", "afafafaf", 415);
+	expect("MKCOL", FILES "b/", ALICE "Content-Type: text/xml\r\n",
+	       "<?xml version=\"1.0\"?><x:other xmlns:x=\"urn:x\"/>", 415);
+	expect("MKCOL", FILES "b/", ALICE "Content-Type: text/xml\r\n", "<broken", 400);
+	expect("MKCOL", FILES "b/", ALICE,
+	       "<D:mkcol xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:set><D:prop>"
+	       "<D:resourcetype><D:collection/><C:calendar/></D:resourcetype></D:prop></D:set>"
+	       "</D:mkcol>", 403);
+	expect("MKCALENDAR", FILES "b/", ALICE, NULL, 403);
+	assert_head_is(&before, "a refused MKCOL");
+	/* extended MKCOL with a dead property */
+	expect("MKCOL", FILES "b/", ALICE,
+	       "<D:mkcol xmlns:D=\"DAV:\"><D:set><D:prop><D:resourcetype><D:collection/>"
+	       "</D:resourcetype><D:displayname>Bee</D:displayname></D:prop></D:set></D:mkcol>",
+	       201);
+	reply r = req("PROPFIND", FILES "b/", ALICE "Depth: 0\r\n", NULL);
+	cr_assert(strstr(r.body, "<D:displayname>Bee</D:displayname>"), "%s", r.body);
+	cr_assert(strstr(r.body, "<D:resourcetype><D:collection/></D:resourcetype>"), "%s", r.body);
+	cr_assert(!strstr(r.body, "<C:calendar"), "%s", r.body);
+	free(r.raw);
+}
+
+Test(dav, files_collections_list_and_delete_recursively)
+{
+	expect("MKCOL", FILES "c/", ALICE, NULL, 201);
+	expect("MKCOL", FILES "c/d/", ALICE, NULL, 201);
+	expect("PUT", FILES "c/d/f", ALICE, "f", 201);
+	expect("PUT", FILES "c/g", ALICE, "g", 201);
+	expect("PROPPATCH", FILES "c/g", ALICE,
+	       "<D:propertyupdate xmlns:D=\"DAV:\"><D:set><D:prop><z xmlns=\"urn:z\">1</z>"
+	       "</D:prop></D:set></D:propertyupdate>", 207);
+	reply r = req("PROPFIND", FILES "c", ALICE "Depth: 1\r\n", NULL);
+	cr_assert_eq(r.status, 207);
+	cr_assert(strstr(r.body, "<D:href>/dav/alice/files/c/</D:href>"), "%s", r.body);
+	cr_assert(strstr(r.body, "<D:href>/dav/alice/files/c/d/</D:href>"), "%s", r.body);
+	cr_assert(strstr(r.body, "<D:href>/dav/alice/files/c/g</D:href>"), "%s", r.body);
+	cr_assert(!strstr(r.body, ".props"), "hidden files listed: %s", r.body);
+	free(r.raw);
+	expect("DELETE", FILES "c/g", ALICE, NULL, 204);
+	cr_assert(!stored_exists("alice/files/c/.props.d/g"), "the sidecar goes with the resource");
+	expect("DELETE", FILES "c/", ALICE, NULL, 204);
+	cr_assert(!stored_exists("alice/files/c"));
+	expect("GET", FILES "c/d/f", ALICE, NULL, 404);
+	grove_oid before;
+	head_of(&before);
+	expect("DELETE", FILES "c/", ALICE, NULL, 404);
+	expect("DELETE", FILES, ALICE, NULL, 403);
+	expect("DELETE", FILES ".props", ALICE, NULL, 404);
+	assert_head_is(&before, "a refused DELETE");
+}
+
+Test(dav, files_fragment_in_target_is_refused)
+{
+	expect("MKCOL", FILES "frag/", ALICE, NULL, 201);
+	expect("DELETE", FILES "frag/#ment", ALICE, NULL, 400);
+	cr_assert(stored_exists("alice/files/frag/.props"), "the collection survives");
+}
+
+Test(dav, files_copy_and_move)
+{
+	expect("PUT", FILES "src", ALICE, "source", 201);
+	expect("PROPPATCH", FILES "src", ALICE,
+	       "<D:propertyupdate xmlns:D=\"DAV:\"><D:set><D:prop><p xmlns=\"urn:p\">v</p>"
+	       "</D:prop></D:set></D:propertyupdate>", 207);
+	expect("MKCOL", FILES "coll/", ALICE, NULL, 201);
+	expect("COPY", FILES "src", ALICE "Destination: http://x" FILES "dst\r\n", NULL, 201);
+	char *v = stored_value("alice/files/dst");
+	cr_assert_str_eq(v, "source");
+	free(v);
+	cr_assert(stored_exists("alice/files/.props.d/dst"), "dead properties are copied");
+	grove_oid before;
+	head_of(&before);
+	expect("COPY", FILES "src", ALICE "Destination: " FILES "dst\r\nOverwrite: F\r\n", NULL, 412);
+	expect("COPY", FILES "src", ALICE "Destination: " FILES "src\r\n", NULL, 403);
+	expect("COPY", FILES "src", ALICE "Destination: " FILES "nope/dst\r\n", NULL, 409);
+	expect("COPY", FILES "src", ALICE "Destination: " FILES "dst\r\nOverwrite: X\r\n", NULL, 400);
+	expect("COPY", FILES "src", ALICE "Destination: /dav/alice/calendars/x/src\r\n", NULL, 409);
+	expect("COPY", FILES "src", ALICE "Destination: " FILES "\r\n", NULL, 403);
+	expect("COPY", FILES "coll/", ALICE "Destination: " FILES "coll/in/\r\n", NULL, 409);
+	expect("COPY", FILES "coll/", ALICE "Destination: " FILES "c1/\r\nDepth: 1\r\n", NULL, 400);
+	expect("MOVE", FILES "coll/", ALICE "Destination: " FILES "c1/\r\nDepth: 0\r\n", NULL, 400);
+	expect("COPY", FILES "missing", ALICE "Destination: " FILES "m2\r\n", NULL, 404);
+	assert_head_is(&before, "a refused COPY");
+	expect("COPY", FILES "src", ALICE "Destination: " FILES "dst\r\nOverwrite: T\r\n", NULL, 204);
+	/* collections: Depth infinity copies members, Depth 0 only the collection */
+	expect("PUT", FILES "coll/m", ALICE, "member", 201);
+	expect("MKCOL", FILES "coll/sub/", ALICE, NULL, 201);
+	expect("COPY", FILES "coll/", ALICE "Destination: " FILES "deep/\r\n", NULL, 201);
+	expect("GET", FILES "deep/m", ALICE, NULL, 200);
+	expect("PROPFIND", FILES "deep/sub/", ALICE "Depth: 0\r\n", NULL, 207);
+	expect("COPY", FILES "coll/", ALICE "Destination: " FILES "shallow/\r\nDepth: 0\r\n", NULL,
+	       201);
+	expect("PROPFIND", FILES "shallow/", ALICE "Depth: 0\r\n", NULL, 207);
+	expect("GET", FILES "shallow/m", ALICE, NULL, 404);
+	/* a resource onto a collection with Overwrite: T replaces it */
+	expect("COPY", FILES "src", ALICE "Destination: " FILES "shallow\r\n", NULL, 204);
+	expect("GET", FILES "shallow", ALICE, NULL, 200);
+	/* MOVE takes the dead properties along */
+	expect("MOVE", FILES "src", ALICE "Destination: " FILES "coll/moved\r\n", NULL, 201);
+	expect("GET", FILES "src", ALICE, NULL, 404);
+	cr_assert(!stored_exists("alice/files/.props.d/src"));
+	reply r = req("PROPFIND", FILES "coll/moved", ALICE "Depth: 0\r\n",
+		      "<D:propfind xmlns:D=\"DAV:\"><D:prop><p xmlns=\"urn:p\"/></D:prop></D:propfind>");
+	cr_assert(strstr(r.body, ">v</"), "%s", r.body);
+	free(r.raw);
+	expect("MOVE", FILES "coll/", ALICE "Destination: " FILES "deep/\r\nOverwrite: F\r\n", NULL,
+	       412);
+	expect("MOVE", FILES "coll/", ALICE "Destination: " FILES "deep/\r\n", NULL, 204);
+	expect("GET", FILES "deep/moved", ALICE, NULL, 200);
+	cr_assert(!stored_exists("alice/files/coll"));
+}
+
+#define PATCH(body) \
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?><D:propertyupdate xmlns:D=\"DAV:\">" body \
+	"</D:propertyupdate>"
+
+Test(dav, files_dead_properties_round_trip_exactly)
+{
+	expect("PUT", FILES "r", ALICE, "x", 201);
+	reply r = req("PROPPATCH", FILES "r", ALICE,
+		      PATCH("<D:set><D:prop xml:lang=\"de\">"
+			    "<t:plain xmlns:t=\"urn:t\">text &amp; more</t:plain>"
+			    "<t:mixed xmlns:t=\"urn:t\">a<b xmlns=\"urn:b\" k=\"1&#10;2\">B</b>c</t:mixed>"
+			    "<t:hi xmlns:t=\"urn:t\">\xf0\x90\x80\x80</t:hi>"
+			    "<nons xmlns=\"\">none</nons>"
+			    "</D:prop></D:set>"
+			    "<D:remove><D:prop><t:gone xmlns:t=\"urn:t\"/></D:prop></D:remove>"));
+	cr_assert_eq(r.status, 207, "%s", r.raw);
+	cr_assert(strstr(r.body, "200 OK"), "%s", r.body);
+	free(r.raw);
+	char *side = stored_value("alice/files/.props.d/r");
+	cr_assert_not_null(side, "the sidecar holds the resource's dead properties");
+	cr_assert(strstr(side, "{urn:t}plain"), "%s", side);
+	free(side);
+	r = req("PROPFIND", FILES "r", ALICE "Depth: 0\r\n",
+		"<D:propfind xmlns:D=\"DAV:\"><D:prop><t:plain xmlns:t=\"urn:t\"/>"
+		"<t:mixed xmlns:t=\"urn:t\"/><t:hi xmlns:t=\"urn:t\"/><nons xmlns=\"\"/>"
+		"<t:gone xmlns:t=\"urn:t\"/></D:prop></D:propfind>");
+	cr_assert_eq(r.status, 207);
+	/* xml:lang from <prop> stays with each value */
+	cr_assert(strstr(r.body, "<plain xmlns=\"urn:t\" xml:lang=\"de\">text &amp; more</plain>"),
+		  "%s", r.body);
+	cr_assert(strstr(r.body, ">a<b xmlns=\"urn:b\" k=\"1&#10;2\">B</b>c</mixed>"), "%s", r.body);
+	cr_assert(strstr(r.body, ">\xf0\x90\x80\x80</hi>"), "%s", r.body);
+	cr_assert(strstr(r.body, "<nons xmlns=\"\" xml:lang=\"de\">none</nons>"), "%s", r.body);
+	cr_assert(strstr(r.body, "404 Not Found"), "the removed one is missing: %s", r.body);
+	free(r.raw);
+	/* propname lists dead and live names */
+	r = req("PROPFIND", FILES "r", ALICE "Depth: 0\r\n",
+		"<D:propfind xmlns:D=\"DAV:\"><D:propname/></D:propfind>");
+	cr_assert(strstr(r.body, "<D:getetag/>"), "%s", r.body);
+	cr_assert(strstr(r.body, "<x:mixed xmlns:x=\"urn:t\"/>"), "%s", r.body);
+	cr_assert(!strstr(r.body, "lockdiscovery"), "%s", r.body);
+	free(r.raw);
+	/* all or nothing: a protected property fails the whole request */
+	grove_oid before;
+	head_of(&before);
+	r = req("PROPPATCH", FILES "r", ALICE,
+		PATCH("<D:set><D:prop><t:new xmlns:t=\"urn:t\">1</t:new><D:getetag>x</D:getetag>"
+		      "</D:prop></D:set>"));
+	cr_assert(strstr(r.body, "403 Forbidden") && strstr(r.body, "424 Failed Dependency"),
+		  "%s", r.body);
+	free(r.raw);
+	assert_head_is(&before, "a failed PROPPATCH");
+	expect("PROPPATCH", FILES "missing", ALICE,
+	       PATCH("<D:set><D:prop><t:a xmlns:t=\"urn:t\">1</t:a></D:prop></D:set>"), 404);
+	/* set then remove in one request, and removing the rest drops the sidecar */
+	expect("PROPPATCH", FILES "r", ALICE,
+	       PATCH("<D:set><D:prop><t:sr xmlns:t=\"urn:t\">1</t:sr></D:prop></D:set>"
+		     "<D:remove><D:prop><t:sr xmlns:t=\"urn:t\"/><t:plain xmlns:t=\"urn:t\"/>"
+		     "<t:mixed xmlns:t=\"urn:t\"/><t:hi xmlns:t=\"urn:t\"/><nons xmlns=\"\"/>"
+		     "</D:prop></D:remove>"), 207);
+	cr_assert(!stored_exists("alice/files/.props.d/r"), "an empty sidecar is removed");
+}
+
+Test(dav, files_dates_and_reason_phrases)
+{
+	expect("MKCOL", FILES "c/", ALICE, NULL, 201);
+	expect("PUT", FILES "c/f", ALICE, "f", 201);
+	reply r = req("PROPFIND", FILES "c/", ALICE "Depth: 1\r\n", NULL);
+	char *cd = strstr(r.body, "<D:creationdate>");
+	cr_assert_not_null(cd, "%s", r.body);
+	int Y, M, D, h, m, s;
+	char z;
+	cr_assert_eq(sscanf(cd, "<D:creationdate>%4d-%2d-%2dT%2d:%2d:%2d%c</", &Y, &M, &D, &h, &m,
+			    &s, &z), 7, "%s", cd);
+	cr_assert_eq(z, 'Z');
+	char *lm = strstr(r.body, "<D:getlastmodified>");
+	cr_assert_not_null(lm, "%s", r.body);
+	char wd[4], mon[4];
+	cr_assert_eq(sscanf(lm, "<D:getlastmodified>%3s, %2d %3s %4d %2d:%2d:%2d GMT", wd, &D, mon,
+			    &Y, &h, &m, &s), 7, "%s", lm);
+	cr_assert(strstr(r.body, "<D:getcontentlength>1</D:getcontentlength>"), "%s", r.body);
+	free(r.raw);
+	/* a creation time stored in the basic form (tools/run.sh) is shown as RFC 3339 */
+	grove_txn *txn;
+	cr_assert_eq(grove_txn_begin(&txn, G, "main"), 0);
+	const char props[] = "# grove collection properties\ntype: calendar\n"
+			     "created: 20240501T101500Z\n";
+	cr_assert_eq(grove_txn_set(txn, "alice/calendars/old/.props", props, sizeof(props) - 1), 0);
+	grove_oid id;
+	cr_assert_eq(grove_txn_commit(txn, NULL, &id), 0);
+	grove_txn_free(txn);
+	r = req("PROPFIND", "/dav/alice/calendars/old/", ALICE "Depth: 0\r\n", NULL);
+	cr_assert(strstr(r.body, "<D:creationdate>2024-05-01T10:15:00Z</D:creationdate>"), "%s",
+		  r.body);
+	free(r.raw);
+	cr_assert_str_eq(grove__http_reason(308), "Permanent Redirect");
+	cr_assert_str_eq(grove__http_reason(502), "Bad Gateway");
+	cr_assert_str_eq(grove__dav_reason(424), "Failed Dependency");
+	/* no LOCK: the server must not claim class 2 */
+	r = req("OPTIONS", FILES, NULL, NULL);
+	cr_assert_not_null(header(&r, "DAV"));
+	cr_assert(!strstr(header(&r, "DAV"), "2"), "%s", header(&r, "DAV"));
+	free(r.raw);
+}
+
+Test(dav, files_paths)
+{
+	grove__dav_path p;
+	cr_assert_eq(grove__dav_path_parse(&p, "/dav", "/dav/alice/files", NULL), 0);
+	cr_assert_eq(p.type, DAV_R_HOME);
+	cr_assert_eq(p.family, DAV_FILES);
+	cr_assert_str_eq(p.key, "alice/files");
+	cr_assert_str_eq(p.href, "/dav/alice/files/");
+	grove__dav_path_dispose(&p);
+	cr_assert_eq(grove__dav_path_parse(&p, "/dav", "/dav/alice/files/a/b c/d/", NULL), 0);
+	cr_assert_eq(p.type, DAV_R_COLLECTION);
+	cr_assert_str_eq(p.key, "alice/files/a/b c/d");
+	cr_assert_str_eq(p.href, "/dav/alice/files/a/b%20c/d/");
+	cr_assert_str_eq(p.name, "d");
+	grove__dav_path_dispose(&p);
+	cr_assert_eq(grove__dav_path_parse(&p, "/dav", "/dav/alice/files/a/x.txt", NULL), 0);
+	cr_assert_eq(p.type, DAV_R_OBJECT);
+	grove__dav_path_dispose(&p);
+	cr_assert_eq(grove__dav_path_parse(&p, "/dav", "/dav/alice/files/a/.props.d/x", NULL), 404);
+	cr_assert_eq(grove__dav_path_parse(&p, "/dav", "/dav/alice/files/a/../x", NULL), 400);
+	cr_assert_eq(grove__dav_path_parse(&p, "/dav", "/dav/alice/files/a", "/dav/alice/files/a#b"),
+		     400);
+	char deep[1024] = "/dav/alice/files";
+	for (int i = 0; i < DAV_FILES_MAX_DEPTH; i++)
+		strcat(deep, "/d");
+	cr_assert_eq(grove__dav_path_parse(&p, "/dav", deep, NULL), 0);
+	grove__dav_path_dispose(&p);
+	strcat(deep, "/d");
+	cr_assert_eq(grove__dav_path_parse(&p, "/dav", deep, NULL), 404);
+	/* the calendar model keeps its four levels */
+	cr_assert_eq(grove__dav_path_parse(&p, "/dav", "/dav/alice/calendars/a/b/c", NULL), 404);
+}
