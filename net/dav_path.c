@@ -103,7 +103,7 @@ int grove__dav_path_parse(grove__dav_path *out, const char *prefix, const char *
 	char *copy = grove__strdup(rest);
 	if (!copy)
 		return 500;
-	char *seg[2 + DAV_FILES_MAX_DEPTH + 1];
+	char *seg[2 + DAV_FILES_MAX_DEPTH + 1] = { 0 };
 	size_t n = 0, max = 4;
 	int status = 0, trailing = 0;
 	char *p = copy;
