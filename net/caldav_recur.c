@@ -9,9 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Instances gathered for one master at most; a rule without end in a
- * huge range stops here. */
-#define MAX_INSTANCES 20000
+#define MAX_INSTANCES CALDAV_MAX_INSTANCES
 
 int grove__caldav_parse_utc(const char *s, time_t *out)
 {
@@ -330,6 +328,22 @@ int grove__caldav_instances(icalcomponent *comp, icaltimezone *floating, time_t 
 		icalrecur_iterator *it = icalrecur_iterator_new(rule, t0);
 		if (!it)
 			continue; /* a rule libical cannot expand: DTSTART alone */
+		/* far from DTSTART, a rule without COUNT starts at the range
+		 * (a day early for offsets and the instances' length) */
+		time_t from = lo - dur - 2 * 86400;
+		if (rule.count == 0 && lo != CALDAV_T_MIN && from > in.start + 7 * 86400) {
+			const icaltimezone *z = t0.zone ? t0.zone
+						  : floating ? floating : icaltimezone_get_utc_timezone();
+			struct icaltimetype st = icaltime_from_timet_with_zone(from, t0.is_date, z);
+			if (!t0.is_date)
+				st.zone = t0.zone;
+			if (!icalrecur_iterator_set_start(it, st)) {
+				icalrecur_iterator_free(it);
+				it = icalrecur_iterator_new(rule, t0);
+				if (!it)
+					continue;
+			}
+		}
 		for (struct icaltimetype t = icalrecur_iterator_next(it);
 		     !icaltime_is_null_time(t) && all.n < MAX_INSTANCES && rc == 0;
 		     t = icalrecur_iterator_next(it)) {

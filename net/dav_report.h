@@ -66,6 +66,9 @@ int grove__dav_report_read(grove__dav_report *r, const grove_oid *blob, grove_bu
 
 #define CALDAV_T_MIN ((time_t)-(INT64_C(1) << 40))
 #define CALDAV_T_MAX ((time_t)(INT64_C(1) << 40))
+/* Instances gathered for one master at most (a rule without end in a huge
+ * range stops here; rules without COUNT start near the range). */
+#define CALDAV_MAX_INSTANCES 20000
 
 /* A UTC date-time "20060104T000000Z" into *out; -1 when malformed or not
  * UTC. */

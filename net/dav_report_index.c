@@ -77,11 +77,17 @@ static unsigned kind_bit(icalcomponent_kind k)
 typedef struct {
 	grove__dav_summary *s;
 	int any;
+	size_t n;
 } span_arg;
 
 static int span_cb(void *arg, const grove__caldav_inst *in)
 {
 	span_arg *a = arg;
+	if (++a->n >= CALDAV_MAX_INSTANCES - 1) {
+		/* the expansion may have been cut short: no span */
+		a->s->bounded = 0;
+		return 1;
+	}
 	time_t lo = in->start, hi = in->end;
 	if (!in->has_start)
 		lo = hi = in->due;
@@ -143,7 +149,7 @@ static void summarize_calendar(const char *data, size_t len, grove__dav_summary 
 		return;
 	}
 	s->bounded = 1;
-	span_arg a = { s, 0 };
+	span_arg a = { s, 0, 0 };
 	icalcompiter it = icalcomponent_begin_component(cal, ICAL_ANY_COMPONENT);
 	for (icalcomponent *c = icalcompiter_deref(&it); c; c = icalcompiter_next(&it)) {
 		icalcomponent_kind k = icalcomponent_isa(c);

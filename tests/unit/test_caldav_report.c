@@ -712,3 +712,41 @@ Test(caldav_report, multiget_bad_data_spec)
 	cr_assert_eq(hrefs(r.body), B(1));
 	free(r.raw);
 }
+
+/* Endless rules far from DTSTART: the expansion starts near the range
+ * instead of walking (and capping) every instance since DTSTART. */
+Test(caldav_report, endless_rule_far_from_start)
+{
+	expect("MKCALENDAR", CAL, ALICE, NULL, 201);
+	char ics[2048];
+	snprintf(ics, sizeof(ics),
+		 "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n"
+		 "BEGIN:VEVENT\r\nUID:hourly@x\r\nDTSTAMP:20000101T000000Z\r\n"
+		 "DTSTART:20000103T093000Z\r\nDURATION:PT15M\r\n"
+		 "RRULE:FREQ=HOURLY;INTERVAL=6\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+	put(CAL "h.ics", ics);
+	const char *fmt = "<C:calendar-query xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+			  "<D:prop><C:calendar-data><C:expand start=\"%s\" end=\"%s\"/></C:calendar-data>"
+			  "</D:prop><C:filter><C:comp-filter name=\"VCALENDAR\"><C:comp-filter name=\"VEVENT\">"
+			  "<C:time-range start=\"%s\" end=\"%s\"/></C:comp-filter></C:comp-filter></C:filter>"
+			  "</C:calendar-query>";
+	char body[2048];
+	/* every 6 hours since 2000: about 39000 instances before 2026, more
+	 * than the expansion cap (CALDAV_MAX_INSTANCES) from DTSTART */
+	snprintf(body, sizeof(body), fmt, "20261104T000000Z", "20261105T000000Z", "20261104T000000Z",
+		 "20261105T000000Z");
+	reply r = report(CAL, "1", body);
+	cr_assert(strstr(r.body, "h.ics"), "%s", r.body);
+	cr_assert(strstr(r.body, "DTSTART:20261104T033000Z"), "%s", r.body);
+	cr_assert(strstr(r.body, "DTSTART:20261104T093000Z"));
+	cr_assert(strstr(r.body, "DTSTART:20261104T153000Z"));
+	cr_assert(strstr(r.body, "DTSTART:20261104T213000Z"));
+	cr_assert_eq(count_of(r.body, "BEGIN:VEVENT"), 4);
+	free(r.raw);
+	/* between two instances: nothing */
+	snprintf(body, sizeof(body), fmt, "20261104T040000Z", "20261104T090000Z", "20261104T040000Z",
+		 "20261104T090000Z");
+	r = report(CAL, "1", body);
+	cr_assert(!strstr(r.body, "h.ics"), "%s", r.body);
+	free(r.raw);
+}
