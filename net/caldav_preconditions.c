@@ -39,29 +39,23 @@ int grove__dav_put_uid_check(grove__dav_ctx *c, grove_view *base, const char *da
 		if (rc < 0 && rc != GROVE_ENOTFOUND)
 			status = 500;
 	}
-	for (size_t i = 0; i < list.count && status == 0; i++) {
-		const grove_entry *e = &list.entries[i];
-		if (e->kind == GROVE_KIND_DIR || e->name[0] == '.' || strcmp(e->name, c->path.name) == 0)
-			continue;
-		int same = grove__dav_summary_has_uid(g, &e->id, fam, mine.uid);
-		if (same < 0) {
+	size_t at = 0;
+	int found = status ? 0
+			   : grove__dav_summary_find_uid(g, fam, list.entries, list.count, mine.uid,
+							 c->path.name, &at);
+	if (found < 0)
+		status = 500;
+	if (found > 0) {
+		/* the href of the resource that holds the UID already */
+		grove__sbuf h = GROVE_SBUF_INIT;
+		size_t plen = strlen(c->path.href) - strlen(c->path.name);
+		if (grove__sbuf_put(&h, c->path.href, plen) < 0 ||
+		    grove__dav_href_segment(&h, list.entries[at].name) < 0 ||
+		    !(*conflict_href = grove__sbuf_detach(&h, NULL)))
 			status = 500;
-			break;
-		}
-		if (same) {
-			/* the href of the resource that holds the UID already */
-			grove__sbuf h = GROVE_SBUF_INIT;
-			size_t plen = strlen(c->path.href) - strlen(c->path.name);
-			if (grove__sbuf_put(&h, c->path.href, plen) < 0 ||
-			    grove__dav_href_segment(&h, e->name) < 0)
-				status = 500;
-			else
-				status = 403;
-			*conflict_href = status == 403 ? grove__sbuf_detach(&h, NULL) : NULL;
-			if (status == 403 && !*conflict_href)
-				status = 500;
-			grove__sbuf_dispose(&h);
-		}
+		else
+			status = 403;
+		grove__sbuf_dispose(&h);
 	}
 	grove_entry_list_dispose(&list);
 	grove__sbuf_dispose(&key);

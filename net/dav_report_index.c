@@ -21,8 +21,17 @@
 typedef struct {
 	grove_oid id;
 	int used;
+	uint64_t uid_hash;  /* of s.uid: most comparisons stop here */
 	grove__dav_summary s;
 } slot;
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static slot *slots;          /* SETS * WAYS, allocated on first use */
@@ -265,6 +274,7 @@ int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fa
 			grove__dav_summary_dispose(&sl->s);
 			sl->id = *blob;
 			sl->used = 1;
+			sl->uid_hash = hash_str(s.uid);
 			sl->s = s;
 			s.uid = NULL; /* moved into the slot */
 		}
@@ -292,6 +302,46 @@ int grove__dav_summary_has_uid(grove *g, const grove_oid *blob, grove__dav_famil
 	r = s.uid && strcmp(s.uid, uid) == 0;
 	grove__dav_summary_dispose(&s);
 	return r;
+}
+
+int grove__dav_summary_find_uid(grove *g, grove__dav_family fam, const grove_entry *entries,
+				size_t count, const char *uid, const char *skip, size_t *index_out)
+{
+	size_t *miss = grove__calloc(count ? count : 1, sizeof(*miss));
+	if (!miss)
+		return GROVE_ENOMEM;
+	size_t nmiss = 0;
+	uint64_t h = hash_str(uid);
+	int found = 0;
+	/* one pass under the lock over the cached members */
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < count && !found; i++) {
+		const grove_entry *e = &entries[i];
+		if (e->kind == GROVE_KIND_DIR || e->kind == GROVE_KIND_SUBMODULE || e->name[0] == '.' ||
+		    (skip && strcmp(e->name, skip) == 0))
+			continue;
+		slot *hit = find(&e->id, fam);
+		if (!hit)
+			miss[nmiss++] = i;
+		else if (hit->uid_hash == h && hit->s.uid && strcmp(hit->s.uid, uid) == 0) {
+			found = 1;
+			*index_out = i;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	/* then the others, parsed (and cached) one by one */
+	int rc = 0;
+	for (size_t k = 0; k < nmiss && !found && rc == 0; k++) {
+		int same = grove__dav_summary_has_uid(g, &entries[miss[k]].id, fam, uid);
+		if (same < 0)
+			rc = same;
+		else if (same) {
+			found = 1;
+			*index_out = miss[k];
+		}
+	}
+	free(miss);
+	return rc < 0 ? rc : found;
 }
 
 int grove__dav_summary_may_match(const grove__dav_summary *s, unsigned need_kinds,

@@ -9,6 +9,8 @@
 #ifndef GROVE_NET_DAV_REPORT_INDEX_H
 #define GROVE_NET_DAV_REPORT_INDEX_H
 
+#include <stdint.h>
+
 #include "dav_report.h"
 
 #define DAV_SUM_VEVENT 1u
@@ -35,6 +37,11 @@ void grove__dav_summary_dispose(grove__dav_summary *s);
  * copy is made on a cache hit). */
 int grove__dav_summary_has_uid(grove *g, const grove_oid *blob, grove__dav_family fam,
 			       const char *uid);
+/* Looks for a member whose UID is uid among entries (a collection
+ * listing; directories, hidden names and skip are left out): 1 with its
+ * index in *index_out, 0 when none, or a grove error code. */
+int grove__dav_summary_find_uid(grove *g, grove__dav_family fam, const grove_entry *entries,
+				size_t count, const char *uid, const char *skip, size_t *index_out);
 /* 0 when the object certainly fails a filter that needs every kind in
  * need_kinds and (has_range) an instance in [lo, hi); 1 when it may match. */
 int grove__dav_summary_may_match(const grove__dav_summary *s, unsigned need_kinds,
