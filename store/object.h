@@ -26,6 +26,10 @@ typedef struct {
 	grove_oid id;
 	int refcount; /* atomic */
 	size_t bytes; /* approximate memory, for the cache budget */
+	/* Name index built on the first lookup in a large tree (index + 1,
+	 * 0 = empty; mask + 1 slots), published atomically. */
+	uint32_t *index;
+	size_t index_mask;
 } grove__tree;
 
 /* Parses a tree object.  Rejects malformed entries (bad mode, empty name,

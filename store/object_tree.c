@@ -102,6 +102,8 @@ int grove__tree_parse(const grove_oid *id, const void *data, size_t size, grove_
 	tree->entries = (grove__tree_entry *)(tree + 1);
 	tree->count = count;
 	tree->refcount = 1;
+	tree->index = NULL;
+	tree->index_mask = 0;
 	tree->bytes = sizeof(*tree) + count * sizeof(grove__tree_entry) + names;
 	if (id)
 		tree->id = *id;
@@ -134,13 +136,70 @@ int grove__tree_parse(const grove_oid *id, const void *data, size_t size, grove_
 
 void grove__tree_free(grove__tree *tree)
 {
+	if (tree)
+		free(tree->index);
 	free(tree);
 }
 
-long grove__tree_find(const grove__tree *tree, const char *name, size_t name_len)
+static uint32_t name_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* Trees at least this large get a hashed name index: random reads of big
+ * directories are the hot path of key lookups. */
+#define INDEX_MIN_ENTRIES 16
+
+static uint32_t *tree_index(grove__tree *tree)
+{
+	uint32_t *idx = __atomic_load_n(&tree->index, __ATOMIC_ACQUIRE);
+	size_t slots = 32, mask;
+	if (idx || tree->count < INDEX_MIN_ENTRIES)
+		return idx;
+	while (slots < tree->count * 2)
+		slots *= 2;
+	mask = slots - 1;
+	idx = calloc(slots, sizeof(uint32_t));
+	if (!idx)
+		return NULL; /* fall back to binary search */
+	for (size_t i = 0; i < tree->count; i++) {
+		size_t h = name_hash(tree->entries[i].name, tree->entries[i].name_len) & mask;
+		while (idx[h])
+			h = (h + 1) & mask;
+		idx[h] = (uint32_t)i + 1;
+	}
+	/* Another thread may have built one meanwhile: keep the first. */
+	{
+		uint32_t *expected = NULL;
+		tree->index_mask = mask;
+		if (!__atomic_compare_exchange_n(&tree->index, &expected, idx, 0, __ATOMIC_ACQ_REL,
+			__ATOMIC_ACQUIRE)) {
+			free(idx);
+			idx = expected;
+		}
+	}
+	return idx;
+}
+
+long grove__tree_find(const grove__tree *ctree, const char *name, size_t name_len)
 {
 	/* The entry sorts either as a value (name\0) or as a tree (name/). */
 	static const uint32_t modes[2] = { GROVE_MODE_BLOB, GROVE_MODE_TREE };
+	grove__tree *tree = (grove__tree *)ctree; /* the index is a cache */
+	uint32_t *idx = tree_index(tree);
+	if (idx) {
+		size_t mask = tree->index_mask, h = name_hash(name, name_len) & mask;
+		while (idx[h]) {
+			const grove__tree_entry *e = &tree->entries[idx[h] - 1];
+			if (e->name_len == name_len && !memcmp(e->name, name, name_len))
+				return (long)(idx[h] - 1);
+			h = (h + 1) & mask;
+		}
+		return -1;
+	}
 	for (int m = 0; m < 2; m++) {
 		size_t lo = 0, hi = tree->count;
 		while (lo < hi) {
