@@ -89,14 +89,10 @@ static void select_comp(icalcomponent *c, const grove__dav_xnode *sel)
 			for (icalproperty *p = icalcomponent_get_first_property(c, ICAL_ANY_PROPERTY);
 			     p && n < 256; p = icalcomponent_get_next_property(c, ICAL_ANY_PROPERTY)) {
 				const char *pn = icalproperty_get_property_name(p);
-				const grove__dav_xnode *want = pn ? named_child(sel, "prop", pn) : NULL;
-				if (!want) {
+				/* novalue="yes" is served with the value: libical has
+				 * no valueless property */
+				if (!pn || !named_child(sel, "prop", pn))
 					drop[n++] = p;
-				} else {
-					const char *nv = grove__dav_xml_attr(want, "novalue");
-					if (nv && strcmp(nv, "yes") == 0)
-						icalproperty_set_value_from_string(p, "", "NO");
-				}
 			}
 			for (size_t i = 0; i < n; i++) {
 				icalcomponent_remove_property(c, drop[i]);

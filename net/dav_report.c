@@ -447,8 +447,9 @@ static int over_limit(const grove__dav_xnode *doc, const char *ns, size_t n)
 int grove__dav_report_sync(grove__dav_report *r)
 {
 	if (r->target.type != DAV_R_COLLECTION) {
+		/* RFC 6578 3.2: only collections report their changes */
 		r->cond_ns = DAV_NS_DAV;
-		r->cond = "valid-sync-token";
+		r->cond = "supported-report";
 		return 403;
 	}
 	const grove__dav_xnode *tok = grove__dav_xml_child(r->doc, DAV_NS_DAV, "sync-token");
