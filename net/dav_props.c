@@ -19,6 +19,11 @@ void grove__dav_props_dispose(grove__dav_props *p)
 	p->count = 0;
 }
 
+int grove__dav_clark_storable(const char *ns)
+{
+	return strpbrk(ns, "}\r\n") == NULL;
+}
+
 char *grove__dav_clark(const char *ns, const char *local)
 {
 	grove__sbuf b = GROVE_SBUF_INIT;

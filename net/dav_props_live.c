@@ -358,6 +358,8 @@ int grove__dav_prop_apply(grove__dav_props *props, grove__dav_family fam,
 			return 403;
 		}
 	}
+	if (!grove__dav_clark_storable(prop->ns))
+		return 409; /* a namespace the .props format cannot name */
 	char *clark = grove__dav_clark(prop->ns, prop->name);
 	if (!clark)
 		return 500;

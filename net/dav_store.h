@@ -140,6 +140,9 @@ int grove__dav_props_remove(grove__dav_props *p, const char *name);
 void grove__dav_props_dispose(grove__dav_props *p);
 /* "{ns}local" into a new string. */
 char *grove__dav_clark(const char *ns, const char *local);
+/* 1 when a property of namespace ns fits a .props line ('}' would end
+ * the name early, CR or LF the line). */
+int grove__dav_clark_storable(const char *ns);
 
 /* "2024-05-01T10:15:00Z" from a stored creation time (RFC 3339 or the
  * basic form 20240501T101500Z); 0, or -1 when it is neither. */

@@ -851,6 +851,12 @@ Test(dav, files_dead_properties_round_trip_exactly)
 		  "%s", r.body);
 	free(r.raw);
 	assert_head_is(&before, "a failed PROPPATCH");
+	/* a namespace the props file cannot name: refused, nothing stored */
+	r = req("PROPPATCH", FILES "r", ALICE,
+		PATCH("<D:set><D:prop><t:odd xmlns:t=\"urn:a}b&#10;c\">1</t:odd></D:prop></D:set>"));
+	cr_assert(strstr(r.body, "409 Conflict"), "%s", r.body);
+	free(r.raw);
+	assert_head_is(&before, "an unstorable property");
 	expect("PROPPATCH", FILES "missing", ALICE,
 	       PATCH("<D:set><D:prop><t:a xmlns:t=\"urn:t\">1</t:a></D:prop></D:set>"), 404);
 	/* set then remove in one request, and removing the rest drops the sidecar */
