@@ -34,7 +34,10 @@
  * properties of a collection live in its .props, those of a resource in
  * the sidecar ".props.d/<name>" next to it (same format; written only when
  * the resource has some, removed with the resource), so a git clone shows
- * the files as they are.  Uploads there are not validated.
+ * the files as they are.  Uploads there are not validated (neither by DAV
+ * nor by git pushes, see dav_git.c).  Depth is bounded by
+ * DAV_FILES_MAX_DEPTH; a directory pushed without .props is a collection
+ * too, and vanishes when its last member is deleted.
  *
  * The .props file is readable UTF-8 text, one property per line:
  *
