@@ -750,3 +750,61 @@ Test(caldav_report, endless_rule_far_from_start)
 	cr_assert(!strstr(r.body, "h.ics"), "%s", r.body);
 	free(r.raw);
 }
+
+/* ---- the blob-keyed summary index ------------------------------------------------------- */
+
+#include "../../net/dav_report_index.h"
+
+static void summary_of(const char *ics, grove__dav_family fam, grove__dav_summary *s)
+{
+	grove_oid id;
+	cr_assert_eq(grove_object_write(G, GROVE_OBJ_BLOB, ics, strlen(ics), &id), 0);
+	cr_assert_eq(grove__dav_summary_get(G, &id, fam, NULL, 0, s), 0);
+	/* a second lookup is a cache hit with the same answer */
+	grove__dav_summary again;
+	cr_assert_eq(grove__dav_summary_get(G, &id, fam, NULL, 0, &again), 0);
+	cr_assert_eq(again.kinds, s->kinds);
+	cr_assert_eq(again.start, s->start);
+	cr_assert_eq(again.end, s->end);
+	grove__dav_summary_dispose(&again);
+}
+
+Test(caldav_report, summary_index)
+{
+	grove__dav_summary s;
+	time_t lo, hi;
+	summary_of(RFC4791_B[1], DAV_CAL, &s); /* Event #2: 5 daily instances, one moved */
+	cr_assert_str_eq(s.uid, "00959BC664CA650E933C892C@example.com");
+	cr_assert_eq(s.kinds, DAV_SUM_VEVENT);
+	cr_assert(s.bounded && !s.floating);
+	grove__caldav_parse_utc("20060102T170000Z", &lo);
+	grove__caldav_parse_utc("20060106T180000Z", &hi);
+	cr_assert_eq(s.start, lo);
+	cr_assert_eq(s.end, hi);
+	cr_assert(grove__dav_summary_may_match(&s, DAV_SUM_VEVENT, 1, lo, hi));
+	cr_assert(!grove__dav_summary_may_match(&s, DAV_SUM_VTODO, 0, 0, 0));
+	cr_assert(!grove__dav_summary_may_match(&s, DAV_SUM_VEVENT, 1, hi + 10, hi + 3600));
+	cr_assert(!grove__dav_summary_may_match(&s, DAV_SUM_VEVENT, 1, lo - 3600, lo - 10));
+	grove__dav_summary_dispose(&s);
+	/* a DATE due date is floating: its span is widened */
+	summary_of(RFC4791_B[3], DAV_CAL, &s);
+	cr_assert_eq(s.kinds, DAV_SUM_VTODO);
+	cr_assert(s.bounded && s.floating);
+	grove__caldav_parse_utc("20060104T100000Z", &lo);
+	cr_assert(grove__dav_summary_may_match(&s, DAV_SUM_VTODO, 1, lo, lo + 60));
+	grove__dav_summary_dispose(&s);
+	/* free-busy and endless rules have no span */
+	summary_of(RFC4791_B[7], DAV_CAL, &s);
+	cr_assert_eq(s.kinds, DAV_SUM_VFREEBUSY);
+	cr_assert(!s.bounded);
+	grove__dav_summary_dispose(&s);
+	/* a vCard's UID, folded */
+	summary_of("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nitem1.UID:ab\r\n c\r\nEND:VCARD\r\n", DAV_CARD, &s);
+	cr_assert_str_eq(s.uid, "abc");
+	grove__dav_summary_dispose(&s);
+	/* garbage: no UID, marked bad, never excluded */
+	summary_of("not a calendar", DAV_CAL, &s);
+	cr_assert(s.bad && !s.uid);
+	cr_assert(grove__dav_summary_may_match(&s, DAV_SUM_VEVENT, 1, 0, 10));
+	grove__dav_summary_dispose(&s);
+}
