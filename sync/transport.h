@@ -25,8 +25,18 @@
  * Costs: push builds its pack with libgit2's pack builder, which reads full
  * objects from the store and recomputes deltas (grove__pack_write's reuse
  * of stored deltas is not used on the client side); fetch is one pass of
- * grove__pack_index over the received pack.  Measurements: see the report
- * of the sync work (tools/bench is untouched).
+ * grove__pack_index over the received pack.
+ *
+ * Measured on libgit2's own history (16k commits on main, 135k objects,
+ * 417 refs; release build, one machine):
+ *   clone over git:// from `git daemon`   10.0 s, 186 MB peak; store 82 MB
+ *     with 95,886 objects kept as deltas (git clone --bare: 21.9 s, 76 MB)
+ *   no-op fetch                            0.4 s
+ *   push of main to an empty bare repo    37.8 s, 261 MB (libgit2 packbuilder)
+ *   push of 100 new commits                0.2 s
+ *   clone over file://                   179 s, 462 MB: libgit2's local
+ *     transport builds the pack itself and recomputes every delta.  Next
+ *     step: for file:// read the remote's packs directly and index them.
  */
 #ifndef GROVE_SYNC_TRANSPORT_H
 #define GROVE_SYNC_TRANSPORT_H
