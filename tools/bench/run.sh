@@ -6,13 +6,14 @@
 #                     under build/bench-data/)
 #   BENCH_SECS=s      length of each timed loop (default 2)
 #   BENCH_ONLY=ids    comma-separated workload ids (w1.relaxed,w3.*,...)
-#   BENCH_TMP=dir     scratch directory (default build/bench-tmp, removed after)
+#   BENCH_TMP=dir     scratch directory (default build/bench-tmp.PID, removed after)
 set -eu
 
 BIN=${1:-build/bench/store_bench}
 DATA=build/bench-data
 SYNTH=$DATA/synthetic-10000.git
-TMP=${BENCH_TMP:-build/bench-tmp}
+# A directory of its own: two runs at once must not delete each other's stores.
+TMP=${BENCH_TMP:-build/bench-tmp.$$}
 SECS=${BENCH_SECS:-2}
 
 make_synthetic() {
