@@ -25,6 +25,7 @@ typedef struct {
 	unsigned need;
 	int has_range;
 	time_t lo, hi;
+	const grove__dav_xnode *uid_match; /* a text-match on UID, or NULL */
 } query_arg;
 
 static void plan(query_arg *q)
@@ -45,6 +46,16 @@ static void plan(query_arg *q)
 			if (strcasecmp(name, kinds[i].name) != 0)
 				continue;
 			q->need |= kinds[i].bit;
+			/* a UID lookup: every component of an object shares the UID
+			 * (unless the summary says otherwise), so a text-match on it
+			 * decides for the whole object */
+			for (const grove__dav_xnode *pf = grove__dav_xml_first_element(e);
+			     pf && !q->uid_match; pf = grove__dav_xml_next_element(pf)) {
+				const char *pn = grove__dav_xml_attr(pf, "name");
+				if (grove__dav_xml_is(pf, DAV_NS_CALDAV, "prop-filter") && pn &&
+				    strcasecmp(pn, "UID") == 0)
+					q->uid_match = grove__dav_xml_child(pf, DAV_NS_CALDAV, "text-match");
+			}
 			const grove__dav_xnode *tr = grove__dav_xml_child(e, DAV_NS_CALDAV, "time-range");
 			if (tr && !q->has_range && kinds[i].bit != DAV_SUM_VFREEBUSY &&
 			    grove__caldav_range(tr, 1, &q->lo, &q->hi) == 0)
@@ -62,6 +73,17 @@ static int query_member(grove__dav_report *r, const char *name, const char *key,
 		if (grove__dav_summary_get(r->c->srv->st.g, blob, DAV_CAL, NULL, 0, &sum) < 0)
 			return 500;
 		int may = grove__dav_summary_may_match(&sum, q->need, q->has_range, q->lo, q->hi);
+		if (may && q->uid_match && sum.uid && !sum.uid_mixed && !sum.bad) {
+			char *text = grove__dav_xml_text(q->uid_match);
+			const char *coll = grove__dav_xml_attr(q->uid_match, "collation");
+			const char *neg = grove__dav_xml_attr(q->uid_match, "negate-condition");
+			int m = text ? grove__dav_text_match(sum.uid, text, coll ? coll : "i;ascii-casemap",
+							     "contains")
+				     : -1;
+			free(text);
+			if (m >= 0)
+				may = (neg && strcmp(neg, "yes") == 0) ? !m : m;
+		}
 		grove__dav_summary_dispose(&sum);
 		if (!may)
 			return 0;

@@ -167,8 +167,10 @@ static void summarize_calendar(const char *data, size_t len, grove__dav_summary 
 			continue;
 		s->kinds |= bit;
 		const char *uid = icalcomponent_get_uid(c);
-		if (uid && !s->uid)
+		if (uid && !s->uid && !s->uid_mixed)
 			s->uid = grove__strdup(uid);
+		else if (!uid || !s->uid || strcmp(uid, s->uid) != 0)
+			s->uid_mixed = 1;
 		if (k == ICAL_VFREEBUSY_COMPONENT || endless(c)) {
 			s->bounded = 0;
 			continue;

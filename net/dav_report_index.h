@@ -21,6 +21,7 @@
 typedef struct {
 	grove__dav_family family;
 	char *uid;         /* the object's UID, or NULL */
+	int uid_mixed;     /* some component lacks uid or has another UID */
 	unsigned kinds;    /* DAV_SUM_* of the components present */
 	int bounded;       /* [start, end] covers every instance */
 	int floating;      /* span computed with floating times in UTC */

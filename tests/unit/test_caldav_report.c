@@ -808,3 +808,30 @@ Test(caldav_report, summary_index)
 	cr_assert(grove__dav_summary_may_match(&s, DAV_SUM_VEVENT, 1, 0, 10));
 	grove__dav_summary_dispose(&s);
 }
+
+/* Data that did not come through PUT (a git push) may hold several UIDs:
+ * the UID shortcut of the query must not hide the second one. */
+Test(caldav_report, uid_query_on_mixed_object)
+{
+	load_appendix_b();
+	const char *mixed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:first\r\n"
+			    "DTSTAMP:20060101T000000Z\r\nDTSTART:20060101T000000Z\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\n"
+			    "UID:second\r\nDTSTAMP:20060101T000000Z\r\nDTSTART:20060101T000000Z\r\nEND:VEVENT\r\n"
+			    "END:VCALENDAR\r\n";
+	grove_txn *txn;
+	cr_assert_eq(grove_txn_begin(&txn, G, "main"), 0);
+	cr_assert_eq(grove_txn_set(txn, "alice/calendars/work/mixed.ics", mixed, strlen(mixed)), 0);
+	grove_signature sig = { "t", "t@x", 0, 0 };
+	grove_commit_opts co = { &sig, NULL, "direct" };
+	grove_oid out;
+	cr_assert_eq(grove_txn_commit(txn, &co, &out), 0);
+	grove_txn_free(txn);
+	reply r = report(CAL, "1",
+			 "<C:calendar-query xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+			 "<D:prop><D:getetag/></D:prop><C:filter>"
+			 VCAL_VEVENT("<C:prop-filter name=\"UID\"><C:text-match collation=\"i;octet\">second"
+				     "</C:text-match></C:prop-filter>") "</C:filter></C:calendar-query>");
+	cr_assert(strstr(r.body, "mixed.ics"), "%s", r.body);
+	cr_assert_eq(hrefs(r.body), 0);
+	free(r.raw);
+}
