@@ -65,7 +65,10 @@ echo "git server benchmark"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: nproc $(nproc), $cpu, $(uname -sr), load average $(cut -d" " -f1-3 /proc/loadavg) at start"
 echo "repository: $desc"
+bitmap=no
+ls "$REPO"/objects/pack/*.bitmap >/dev/null 2>&1 && bitmap="yes (git serves full clones from it: little server CPU)"
 echo "  $REPO: $commits commits on $branch, $objects objects in packs ($packmb KiB), $nrefs refs"
+echo "  reachability bitmap: $bitmap"
 echo "servers: $GROVE ($(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')), $(git --version), $(/usr/sbin/lighttpd -v 2>&1 | head -1)"
 echo "runs per measurement: $REPS (median); a fresh server for each"
 echo
