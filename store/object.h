@@ -36,6 +36,10 @@ typedef struct {
  * '/' or NUL in a name, truncated id) with GROVE_ECORRUPT. */
 int grove__tree_parse(const grove_oid *id, const void *data, size_t size, grove__tree **out);
 void grove__tree_free(grove__tree *tree);
+/* Builds a parsed tree from entries already in git's order (as written by
+ * a transaction), without serialising and re-parsing. */
+int grove__tree_from_entries(const grove_oid *id, const grove__tree_entry *entries, size_t count,
+	grove__tree **out);
 /* Index of the entry called name, or -1. */
 long grove__tree_find(const grove__tree *tree, const char *name, size_t name_len);
 

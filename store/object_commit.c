@@ -155,13 +155,40 @@ static int check_ident_part(const char *s, const char *what)
 static int put_person(grove__sbuf *b, const char *kw, const grove_signature *s)
 {
 	int tz = s->tz_offset, err;
-	char sign = tz < 0 ? '-' : '+';
-	if (tz < 0)
-		tz = -tz;
+	char tail[48], digits[24];
+	size_t n = 0, k = 0;
+	uint64_t t;
 	if ((err = check_ident_part(s->name, "name")) < 0 || (err = check_ident_part(s->email, "email")) < 0)
 		return err;
-	return grove__sbuf_printf(b, "%s %s <%s> %lld %c%02d%02d\n", kw, s->name, s->email,
-		(long long)s->time, sign, tz / 60, tz % 60);
+	/* "> <time> <+hhmm>\n", formatted by hand: this is on the commit path. */
+	tail[n++] = '>';
+	tail[n++] = ' ';
+	if (s->time < 0) {
+		tail[n++] = '-';
+		t = (uint64_t)(-(s->time + 1)) + 1;
+	} else {
+		t = (uint64_t)s->time;
+	}
+	do {
+		digits[k++] = (char)('0' + t % 10);
+		t /= 10;
+	} while (t);
+	while (k)
+		tail[n++] = digits[--k];
+	tail[n++] = ' ';
+	tail[n++] = tz < 0 ? '-' : '+';
+	if (tz < 0)
+		tz = -tz;
+	tail[n++] = (char)('0' + (tz / 60) / 10 % 10);
+	tail[n++] = (char)('0' + (tz / 60) % 10);
+	tail[n++] = (char)('0' + (tz % 60) / 10);
+	tail[n++] = (char)('0' + (tz % 60) % 10);
+	tail[n++] = '\n';
+	if ((err = grove__sbuf_puts(b, kw)) < 0 || (err = grove__sbuf_putc(b, ' ')) < 0 ||
+	    (err = grove__sbuf_puts(b, s->name)) < 0 || (err = grove__sbuf_put(b, " <", 2)) < 0 ||
+	    (err = grove__sbuf_puts(b, s->email)) < 0)
+		return err;
+	return grove__sbuf_put(b, tail, n);
 }
 
 int grove__commit_write(const grove_oid *tree, const grove_oid *parents, size_t parent_count,
@@ -172,11 +199,16 @@ int grove__commit_write(const grove_oid *tree, const grove_oid *parents, size_t 
 	size_t mlen;
 	int err;
 
-	if ((err = grove__sbuf_printf(out, "tree %s\n", grove_oid_tohex(hex, tree))) < 0)
+	grove_oid_tohex(hex, tree);
+	if ((err = grove__sbuf_put(out, "tree ", 5)) < 0 || (err = grove__sbuf_put(out, hex, 40)) < 0 ||
+	    (err = grove__sbuf_putc(out, '\n')) < 0)
 		return err;
-	for (size_t i = 0; i < parent_count; i++)
-		if ((err = grove__sbuf_printf(out, "parent %s\n", grove_oid_tohex(hex, &parents[i]))) < 0)
+	for (size_t i = 0; i < parent_count; i++) {
+		grove_oid_tohex(hex, &parents[i]);
+		if ((err = grove__sbuf_put(out, "parent ", 7)) < 0 || (err = grove__sbuf_put(out, hex, 40)) < 0 ||
+		    (err = grove__sbuf_putc(out, '\n')) < 0)
 			return err;
+	}
 	if ((err = put_person(out, "author", author)) < 0 || (err = put_person(out, "committer", committer)) < 0)
 		return err;
 	if ((err = grove__sbuf_putc(out, '\n')) < 0)

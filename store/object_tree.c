@@ -134,6 +134,36 @@ int grove__tree_parse(const grove_oid *id, const void *data, size_t size, grove_
 	return 0;
 }
 
+int grove__tree_from_entries(const grove_oid *id, const grove__tree_entry *entries, size_t count,
+	grove__tree **out)
+{
+	size_t names = 0;
+	grove__tree *tree;
+	char *store;
+	for (size_t i = 0; i < count; i++)
+		names += entries[i].name_len + 1;
+	tree = grove__malloc(sizeof(*tree) + count * sizeof(grove__tree_entry) + names);
+	if (!tree)
+		return GROVE_ENOMEM;
+	tree->entries = (grove__tree_entry *)(tree + 1);
+	tree->count = count;
+	tree->id = *id;
+	tree->refcount = 1;
+	tree->bytes = sizeof(*tree) + count * sizeof(grove__tree_entry) + names;
+	tree->index = NULL;
+	tree->index_mask = 0;
+	store = (char *)(tree->entries + count);
+	for (size_t i = 0; i < count; i++) {
+		memcpy(store, entries[i].name, entries[i].name_len);
+		store[entries[i].name_len] = '\0';
+		tree->entries[i] = entries[i];
+		tree->entries[i].name = store;
+		store += entries[i].name_len + 1;
+	}
+	*out = tree;
+	return 0;
+}
+
 void grove__tree_free(grove__tree *tree)
 {
 	if (tree)
@@ -228,17 +258,28 @@ int grove__tree_write(const grove__tree_entry *entries, size_t count, grove__sbu
 	for (size_t i = 0; i < count; i++) {
 		const grove__tree_entry *e = &entries[i];
 		char mode[8];
+		const char *ms;
 		int n = 0;
 		/* git writes modes in octal without leading zeros ("40000"). */
-		uint32_t m = e->mode;
-		char tmp[8];
-		do {
-			tmp[n++] = (char)('0' + (m & 7));
-			m >>= 3;
-		} while (m);
-		for (int k = 0; k < n; k++)
-			mode[k] = tmp[n - 1 - k];
-		memcpy(out->data + out->len, mode, (size_t)n);
+		switch (e->mode) {
+		case GROVE_MODE_BLOB: ms = "100644"; n = 6; break;
+		case GROVE_MODE_TREE: ms = "40000"; n = 5; break;
+		case GROVE_MODE_EXEC: ms = "100755"; n = 6; break;
+		case GROVE_MODE_LINK: ms = "120000"; n = 6; break;
+		case GROVE_MODE_GITLINK: ms = "160000"; n = 6; break;
+		default: {
+			uint32_t m = e->mode;
+			char tmp[8];
+			do {
+				tmp[n++] = (char)('0' + (m & 7));
+				m >>= 3;
+			} while (m);
+			for (int k = 0; k < n; k++)
+				mode[k] = tmp[n - 1 - k];
+			ms = mode;
+		}
+		}
+		memcpy(out->data + out->len, ms, (size_t)n);
 		out->len += (size_t)n;
 		out->data[out->len++] = ' ';
 		memcpy(out->data + out->len, e->name, e->name_len);

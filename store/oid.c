@@ -55,8 +55,20 @@ int grove__hasher_final(grove__hasher *h, grove_oid *out)
 
 size_t grove__object_header(char *buf, grove_otype type, size_t size)
 {
-	int n = snprintf(buf, 32, "%s %zu", grove_otype_name(type), size);
-	return (size_t)n + 1;
+	/* Hand-formatted: this runs for every object hashed. */
+	const char *name = grove_otype_name(type);
+	size_t n = strlen(name), k = 0;
+	char digits[24];
+	memcpy(buf, name, n);
+	buf[n++] = ' ';
+	do {
+		digits[k++] = (char)('0' + size % 10);
+		size /= 10;
+	} while (size);
+	while (k)
+		buf[n++] = digits[--k];
+	buf[n++] = '\0';
+	return n;
 }
 
 int grove__object_hash(grove_otype type, const void *data, size_t size, grove_oid *out)

@@ -36,6 +36,8 @@ int grove__read(grove *g, const grove_oid *id, grove_otype want, grove_buf *out)
 /* A parsed tree through the cache; release with grove__tree_release. */
 int grove__tree_get(grove *g, const grove_oid *id, grove__tree **out);
 void grove__tree_release(grove__tree *tree);
+/* Offers a tree just written to the cache (takes a reference of its own). */
+void grove__tree_cache_put(grove *g, grove__tree *tree);
 /* The tree of a commit. */
 int grove__commit_tree(grove *g, const grove_oid *commit, grove_oid *tree);
 

@@ -91,6 +91,11 @@ static void cache_insert(grove__tree_cache *c, grove__tree *t)
 	grove__tree_release(old);
 }
 
+void grove__tree_cache_put(grove *g, grove__tree *tree)
+{
+	cache_insert(g->trees, tree);
+}
+
 int grove__tree_get(grove *g, const grove_oid *id, grove__tree **out)
 {
 	grove__tree *t = cache_lookup(g->trees, id);

@@ -17,14 +17,16 @@
 typedef struct tnode tnode;
 
 typedef struct {
-	char *name;
+	char *name;    /* owned, or borrowed from the tnode's source tree */
 	size_t len;
 	uint32_t mode;
+	int owned;
 	grove_oid id;  /* for a dirty child: stale until written */
 	tnode *child;  /* materialised directory, or NULL */
 } tentry;
 
 struct tnode {
+	grove__tree *src; /* the parsed tree the names were borrowed from */
 	tentry *e;
 	size_t n, cap;
 	int sorted;     /* e[] is in git's tree order */
@@ -69,9 +71,11 @@ static void tnode_free(tnode *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->n; i++) {
-		free(t->e[i].name);
+		if (t->e[i].owned)
+			free(t->e[i].name);
 		tnode_free(t->e[i].child);
 	}
+	grove__tree_release(t->src);
 	free(t->e);
 	free(t->hash);
 	free(t);
@@ -221,6 +225,7 @@ static tentry *tnode_add(tnode *t, const char *name, size_t len, size_t pos)
 	}
 	memset(e, 0, sizeof(*e));
 	e->name = copy;
+	e->owned = 1;
 	e->len = len;
 	t->n++;
 	if (!t->sorted) {
@@ -234,13 +239,16 @@ static tentry *tnode_add(tnode *t, const char *name, size_t len, size_t pos)
 
 static void tnode_remove_at(tnode *t, size_t i)
 {
-	free(t->e[i].name);
+	if (t->e[i].owned)
+		free(t->e[i].name);
 	tnode_free(t->e[i].child);
 	memmove(&t->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof(tentry));
 	t->n--;
 	hash_drop(t);
 }
 
+/* Loads a directory for editing.  Names are borrowed from the cached parsed
+ * tree, which the tnode keeps a reference to: no copies on the commit path. */
 static int tnode_load(grove *g, const grove_oid *tree_id, tnode **out)
 {
 	grove__tree *tree;
@@ -256,20 +264,15 @@ static int tnode_load(grove *g, const grove_oid *tree_id, tnode **out)
 	}
 	for (size_t i = 0; i < tree->count; i++) {
 		tentry *e = &t->e[i];
-		memset(e, 0, sizeof(*e));
-		e->name = grove__strndup(tree->entries[i].name, tree->entries[i].name_len);
-		if (!e->name) {
-			t->n = i;
-			tnode_free(t);
-			grove__tree_release(tree);
-			return GROVE_ENOMEM;
-		}
+		e->name = (char *)tree->entries[i].name;
+		e->owned = 0;
 		e->len = tree->entries[i].name_len;
 		e->mode = tree->entries[i].mode;
 		e->id = tree->entries[i].id;
+		e->child = NULL;
 	}
 	t->n = tree->count;
-	grove__tree_release(tree);
+	t->src = tree;
 	*out = t;
 	return 0;
 }
@@ -917,19 +920,33 @@ static int write_node(grove_txn *x, tnode *t, grove_oid *out)
 		flat[n].id = t->e[i].id;
 	}
 	err = grove__tree_write(flat, n, &buf);
-	free(flat);
 	if (err < 0) {
+		free(flat);
 		grove__sbuf_dispose(&buf);
 		return err;
 	}
 	{
 		size_t len;
 		char *data = grove__sbuf_detach(&buf, &len);
-		if (!data)
+		grove__tree *parsed;
+		if (!data) {
+			free(flat);
 			return GROVE_ENOMEM;
-		if ((err = pobj_add(x, GROVE_OBJ_TREE, data, len, out)) < 0)
+		}
+		if ((err = pobj_add(x, GROVE_OBJ_TREE, data, len, out)) < 0) {
+			free(flat);
 			return err;
+		}
+		/* The next transaction on this branch starts from this tree: hand
+		 * it to the cache now rather than read and parse it back. */
+		if (grove__tree_from_entries(out, flat, n, &parsed) == 0) {
+			grove__tree_cache_put(x->g, parsed);
+			grove__tree_release(parsed);
+		} else {
+			grove_error_clear();
+		}
 	}
+	free(flat);
 	t->dirty = 0;
 	return 0;
 }
