@@ -276,7 +276,8 @@ static int git_foreach_object(grove_backend *be, grove__oid_cb cb, void *payload
 		return err;
 	}
 
-	qsort(l.ids, l.count, sizeof(*l.ids), (int (*)(const void *, const void *))grove_oid_cmp);
+	if (l.count)
+		qsort(l.ids, l.count, sizeof(*l.ids), (int (*)(const void *, const void *))grove_oid_cmp);
 	for (size_t i = 0; i < l.count; i++) {
 		if (i > 0 && grove__oid_equal(&l.ids[i], &l.ids[i - 1]))
 			continue;
@@ -614,7 +615,8 @@ static int collect_refs_locked(git_backend *gb, const char *prefix, ref_entry **
 		ref_entries_free(v, n);
 		return err;
 	}
-	qsort(v, n, sizeof(*v), ref_entry_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), ref_entry_cmp);
 	*out = v;
 	*count = n;
 	return 0;
