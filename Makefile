@@ -21,7 +21,7 @@ DEPS_TEST := libcriterion-dev git clang-14 libclang-rt-14-dev lmdb-utils python3
 	curl git-doc lighttpd litmus python3-caldav xandikos radicale vdirsyncer khal
 DEPS := $(DEPS_BUILD) $(DEPS_TEST)
 
-PKGS := libgit2 lmdb libdeflate zlib libcrypto
+PKGS := libgit2 lmdb libdeflate zlib libcrypto libical
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
