@@ -723,6 +723,95 @@ void grove_sync_status_dispose(grove_sync_status *status);
  * only the store (run grove_fetch first for fresh counts). */
 int grove_sync_status_get(grove *g, grove_sync_status *out);
 
+/*
+ * Merge rules for calendars and contacts, for grove_merge and grove_pull:
+ * "*.ics" (iCalendar, parsed with libical) and "*.vcf" (vCard).  When both
+ * sides changed one object, the newer version wins whole: the higher
+ * SEQUENCE, then the later LAST-MODIFIED, then DTSTAMP (vCard: REV); on a
+ * tie the bytewise greater text, so that every store picks the same one.
+ * A modification wins over a deletion (no data is lost).  The losing
+ * version stays in history (the merged commit's other parent); grove_sync
+ * names it in the merge commit's message.  Unparsable data: a conflict.
+ */
+int grove_merge_register_dav(grove *g);
+
+/*
+ * Automatic sync of one branch with an upstream (remote + branch), for a
+ * served store.  A thread of its own does the network work; writers never
+ * wait for it.
+ *  - start: fetch the upstream and merge it into the branch (an unborn
+ *    branch simply takes it; an empty remote is pushed to), before
+ *    grove_sync_start returns;
+ *  - every change of the branch (grove_watch_add) schedules a push: the
+ *    first one after a quiet period goes at once, the following ones at most
+ *    every push_delay_ms, so a burst of commits is one or a few pushes;
+ *  - a non-fast-forward refusal: fetch, merge (content-merge callbacks
+ *    included), push again;
+ *  - remote unreachable or failing: writes go on locally; retries back off
+ *    exponentially from backoff_min_ms to backoff_max_ms; the backlog is
+ *    pushed when the remote answers again;
+ *  - remote history rewritten (the remote branch no longer contains what
+ *    we last saw there): the local head is kept as
+ *    refs/grove/backup/BRANCH/UNIXTIME, then merged and pushed, and
+ *    grove_sync_state.rewrites counts the event;
+ *  - a fetch every fetch_interval_s and on grove_sync_fetch_now.
+ * Merges that cannot be resolved leave the branch as it is: the state
+ * reports the error and retries with backoff.
+ */
+typedef struct grove_sync grove_sync;
+
+typedef struct {
+	unsigned version;           /* GROVE_SYNC_CONFIG_VERSION */
+	const char *url;            /* NULL: the remote must exist already */
+	const char *remote;         /* NULL: "origin" (added or its URL updated) */
+	const char *branch;         /* NULL: the HEAD branch */
+	const char *remote_branch;  /* NULL: the same name as branch */
+	unsigned push_delay_ms;     /* 0: 500 */
+	unsigned fetch_interval_s;  /* 0: no periodic fetch */
+	unsigned backoff_min_ms;    /* 0: 500 */
+	unsigned backoff_max_ms;    /* 0: 60000 */
+	int start_offline;          /* start even when the first fetch fails */
+	const grove_sync_opts *transport; /* credentials etc.; may be NULL */
+} grove_sync_config;
+
+#define GROVE_SYNC_CONFIG_VERSION 1
+#define GROVE_SYNC_CONFIG_INIT { GROVE_SYNC_CONFIG_VERSION }
+
+typedef enum {
+	GROVE_SYNC_IDLE = 0,       /* nothing to do (or waiting for the delay) */
+	GROVE_SYNC_FETCHING = 1,
+	GROVE_SYNC_PUSHING = 2,
+	GROVE_SYNC_BACKING_OFF = 3 /* the last attempt failed; retry pending */
+} grove_sync_run_state;
+
+typedef struct {
+	grove_sync_run_state state;
+	grove_oid local;           /* branch head */
+	grove_oid pushed;          /* the upstream as last seen (pushed/fetched) */
+	size_t ahead, behind;      /* as of the last attempt */
+	size_t backlog;            /* branch changes not pushed yet */
+	uint64_t pushes, fetches, merges, rewrites, failures; /* since start */
+	int64_t last_push, last_fetch; /* unix seconds; 0 = never */
+	char last_error[512];      /* "" after a success */
+	char last_backup[256];     /* ref of the last rewrite backup, or "" */
+	unsigned retry_in_ms;      /* BACKING_OFF: time to the next attempt */
+} grove_sync_state;
+
+/* Starts syncing; the caller keeps g open until grove_sync_stop.  With
+ * start_offline 0 a failed first fetch fails the call. */
+int grove_sync_start(grove_sync **out, grove *g, const grove_sync_config *cfg);
+/* Asks for a fetch (and merge, and push if needed) now; never blocks on the
+ * network. */
+void grove_sync_fetch_now(grove_sync *s);
+/* A consistent snapshot of the state; any thread, any time. */
+void grove_sync_state_get(grove_sync *s, grove_sync_state *out);
+/* Waits until nothing is left to push and no work is pending (0), or
+ * timeout_ms passed (GROVE_ERROR) - for tests and shutdown. */
+int grove_sync_wait_idle(grove_sync *s, unsigned timeout_ms);
+/* Makes one last push attempt when work is pending (bounded by
+ * flush_timeout_ms), stops the thread, removes the watch and frees s. */
+void grove_sync_stop(grove_sync *s, unsigned flush_timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

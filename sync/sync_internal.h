@@ -48,4 +48,10 @@ char *grove__redact_text(const char *msg, const char *const *secrets, size_t nse
  * current (already redacted) error message.  Keeps the thread's error. */
 void grove__sync_record(grove *g, const char *remote, const char *what, int rc);
 
+/* --- ahead_behind.c -------------------------------------------------------- */
+
+/* Commits reachable only from a (*ahead) and only from b (*behind); either
+ * may be zeros (absent). */
+int grove__ahead_behind(grove *g, const grove_oid *a, const grove_oid *b, size_t *ahead, size_t *behind);
+
 #endif
