@@ -132,7 +132,8 @@ static int deliver(void *payload, const grove__object *recs, size_t count)
 	return be->ops->write(be, &ws);
 }
 
-/* A git history with deep deltas, packed by git and indexed into f. */
+/* A git history with deep deltas, packed by git (fixed dates, one thread:
+ * the same pack every time) and indexed into f. */
 static void load(fake *f)
 {
 	char path[128];
@@ -145,9 +146,10 @@ static void load(fake *f)
 	cr_assert_not_null(mkdtemp(tmpdir));
 	sh("cd %s && git init -q -b main repo && cd repo && "
 	   "git config user.name t && git config user.email t@example.com && "
+	   "export GIT_AUTHOR_DATE=@1600000000 GIT_COMMITTER_DATE=@1600000000 && "
 	   "mkdir d && for i in $(seq 1 30); do seq 1 $((i * 50)) > a.txt; seq 3 $((i * 20)) > d/b.txt; "
 	   "git add -A && git commit -q -m c$i; done && "
-	   "git pack-objects --revs --all --delta-base-offset --depth=20 --stdout -q </dev/null > ../all.pack",
+	   "git pack-objects --revs --all --delta-base-offset --depth=20 --window=20 --threads=1 --stdout -q </dev/null > ../all.pack",
 	   tmpdir);
 	snprintf(path, sizeof(path), "%s/all.pack", tmpdir);
 	fp = fopen(path, "rb");
