@@ -11,7 +11,8 @@
 #                        once with git fast-import under build/bench-data/)
 #   BENCH_GIT_REPS=n     runs of each measurement, median shown (default 1)
 #   BENCH_GIT_ONLY=ops   comma-separated operation prefixes ("clone v2,push")
-#   BENCH_GIT_TMP=dir    scratch directory (default build/bench-git-tmp, removed)
+#   BENCH_GIT_TMP=dir    scratch directory (default build/bench-git-tmp.PID, removed
+#                        unless the run failed)
 #
 # usage: git_server_bench.sh [GROVE_BIN [STORE_BENCH_BIN]]
 set -eu
@@ -20,7 +21,7 @@ GROVE=${1:-build/grove}
 GEN=${2:-build/bench/store_bench}
 DATA=build/bench-data
 SYNTH=$DATA/synthetic-10000.git
-TMP=${BENCH_GIT_TMP:-build/bench-git-tmp}
+TMP=${BENCH_GIT_TMP:-build/bench-git-tmp.$$}
 REPS=${BENCH_GIT_REPS:-1}
 
 for tool in git /usr/lib/git-core/git-daemon /usr/lib/git-core/git-http-backend \
