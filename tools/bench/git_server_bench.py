@@ -16,8 +16,12 @@ to that one operation:
             daemon forks per connection (daemon child -> upload-pack ->
             pack-objects, each waiting for its children) and lighttpd forks
             the CGI, so exited children are folded into the parent's cutime
-  srv rss   the peak over 20 ms samples of the sum of VmHWM of the server
-            process and all its live descendants (for grove: its VmHWM)
+  srv rss   the peak over 10 ms samples of the sum of VmHWM of the server
+            process and all its live descendants (for grove: its VmHWM);
+            this counts file pages mapped from the store / pack and shared
+            libraries, so "(anon)" adds the peak of the summed RssAnon.
+            A git child living less than a sample interval can be missed:
+            for requests of a few ms, git's figures are lower bounds
 Only the Python standard library; run with /usr/bin/python3.
 """
 import argparse
@@ -79,25 +83,49 @@ def children_map():
     return kids
 
 
-def descendants(pid):
-    kids = children_map()
-    out, todo = [], list(kids.get(pid, []))
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
+def direct_children(pid):
+    """Children of every thread of pid (/proc/PID/task/TID/children)."""
+    out = []
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                out.extend(int(x) for x in f.read().split())
+        except OSError:
+            pass
     return out
 
 
-def vm_hwm_kb(pid):
+def descendants(pid):
+    if not os.path.exists("/proc/self/task/%d/children" % os.getpid()):
+        kids = children_map()  # kernels without CONFIG_PROC_CHILDREN
+        get = lambda p: kids.get(p, [])
+    else:
+        get = direct_children
+    out, todo = [], list(get(pid))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(get(p))
+    return out
+
+
+def status_kb(pid, field):
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def vm_hwm_kb(pid):
+    return status_kb(pid, "VmHWM:")
 
 
 def cpu_seconds(pid):
@@ -105,20 +133,23 @@ def cpu_seconds(pid):
 
 
 class RssSampler(threading.Thread):
-    """Peak of the summed VmHWM of a process tree, sampled every 20 ms."""
+    """Peak of the summed VmHWM of a process tree, sampled every 10 ms."""
 
     def __init__(self, pid):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+        self.pid, self.peak, self.anon, self.stop = pid, 0, 0, threading.Event()
 
     def sample(self):
-        total = vm_hwm_kb(self.pid) + sum(vm_hwm_kb(p) for p in descendants(self.pid))
-        self.peak = max(self.peak, total)
+        tree = [self.pid] + descendants(self.pid)
+        self.peak = max(self.peak, sum(vm_hwm_kb(p) for p in tree))
+        # anonymous memory only (heap, stacks): no shared libraries, no
+        # file pages mapped from the store or the pack
+        self.anon = max(self.anon, sum(status_kb(p, "RssAnon:") for p in tree))
 
     def run(self):
         while not self.stop.is_set():
             self.sample()
-            self.stop.wait(0.02)
+            self.stop.wait(0.01)
 
 
 # --- servers --------------------------------------------------------------
@@ -317,12 +348,13 @@ def measure(server, cmd_for, after, tmp, tag):
         sampler.sample()
         cpu = cpu_seconds(server.proc.pid) - cpu0
         rss = sampler.peak / 1024.0
+        anon = sampler.anon / 1024.0
         if after:
             after(server.url)
     finally:
         server.stop()
         shutil.rmtree(dst, ignore_errors=True)
-    return wall, cpu, rss
+    return wall, cpu, rss, anon
 
 
 def main():
@@ -348,7 +380,8 @@ def main():
         want = [w.strip() for w in a.only.split(",")]
         ops = [o for o in ops if any(o[0].startswith(w) for w in want)]
 
-    print("%-26s %-18s %8s %9s %9s" % ("operation", "server", "wall s", "srv cpu s", "srv rss MB"))
+    print("%-26s %-18s %8s %9s %10s %11s" % ("operation", "server", "wall s", "srv cpu s", "srv rss MB",
+                                           "(anon MB)"))
     results = {}
     failures = []
     for name, cmd_for, after in ops:
@@ -360,9 +393,10 @@ def main():
                 samples[s.name].append(measure(s, cmd_for, after, tmp, "x"))
         for s in servers:
             xs = samples[s.name]
-            m = tuple(statistics.median(x[i] for x in xs) for i in range(3))
+            m = tuple(statistics.median(x[i] for x in xs) for i in range(4))
             results[(name, s.name)] = m
-            print("%-26s %-18s %8.2f %9.2f %9.1f" % (name, s.name, m[0], m[1], m[2]), flush=True)
+            print("%-26s %-18s %8.2f %9.2f %10.1f %11.1f" % (name, s.name, m[0], m[1], m[2], m[3]),
+                  flush=True)
 
     print()
     print("ratios grove/git (targets: wall <= 1.2x, push wall <= 1.2x, server cpu <= 1.5x, "
