@@ -58,6 +58,7 @@ int grove_open(grove **out, const char *location, const grove_options *opts)
 	pthread_mutex_init(&g->merge_lock, NULL);
 	g->next_watch_id = 1;
 	if ((err = grove__tree_cache_new(&g->trees, TREE_CACHE_BUDGET)) < 0 ||
+	    (err = grove__obj_cache_new(&g->objects)) < 0 ||
 	    (err = open_backend(&g->be, location, &g->opts)) < 0) {
 		grove_close(g);
 		return err;
@@ -73,6 +74,7 @@ void grove_close(grove *g)
 	if (g->be)
 		g->be->ops->close(g->be);
 	grove__tree_cache_free(g->trees);
+	grove__obj_cache_free(g->objects);
 	grove__watch_dispose(g);
 	grove__merge_dispose(g);
 	pthread_mutex_destroy(&g->write_lock);
@@ -96,9 +98,14 @@ int grove__read(grove *g, const grove_oid *id, grove_otype want, grove_buf *out)
 {
 	grove_otype type;
 	grove_buf buf = { 0 };
-	int err = g->be->ops->read(g->be, id, &type, &buf);
-	if (err < 0)
-		return err;
+	int err;
+	if (!grove__obj_cache_get(g->objects, id, &type, &buf)) {
+		if ((err = g->be->ops->read(g->be, id, &type, &buf)) < 0)
+			return err;
+		/* Trees have their own cache of parsed trees. */
+		if (type != GROVE_OBJ_TREE)
+			grove__obj_cache_put(g->objects, id, type, buf.data, buf.size);
+	}
 	if (want != GROVE_OBJ_BAD && type != want) {
 		char hex[41];
 		grove_buf_dispose(&buf);

@@ -9,6 +9,7 @@
 #include "object.h"
 
 typedef struct grove__tree_cache grove__tree_cache;
+typedef struct grove__obj_cache grove__obj_cache;
 typedef struct grove__watch grove__watch;
 typedef struct grove__merge_driver grove__merge_driver;
 
@@ -19,6 +20,7 @@ struct grove {
 	/* Serialises this handle's writers; readers never take it. */
 	pthread_mutex_t write_lock;
 	grove__tree_cache *trees;
+	grove__obj_cache *objects;
 
 	/* Watches and the heads they last saw (for grove_poll). */
 	pthread_mutex_t watch_lock;
@@ -57,6 +59,14 @@ int grove__is_ancestor(grove *g, const grove_oid *ancestor, const grove_oid *des
 void grove__watch_fire(grove *g, const grove_ref_update *updates, const grove_oid *old_ids, size_t count);
 void grove__watch_dispose(grove *g);
 void grove__merge_dispose(grove *g);
+
+/* Small-object cache in front of the backend (grove__read uses it). */
+int grove__obj_cache_new(grove__obj_cache **out);
+void grove__obj_cache_free(grove__obj_cache *cache);
+/* 1 and a copy in out on a hit, 0 on a miss. */
+int grove__obj_cache_get(grove__obj_cache *cache, const grove_oid *id, grove_otype *type, grove_buf *out);
+void grove__obj_cache_put(grove__obj_cache *cache, const grove_oid *id, grove_otype type,
+	const void *data, size_t size);
 
 /* Tree cache. */
 int grove__tree_cache_new(grove__tree_cache **out, size_t budget_bytes);

@@ -398,3 +398,37 @@ Test(core, tree_order_of_new_directories)
 	grove_buf_dispose(&raw);
 	grove_close(g);
 }
+
+/* More values than the small-object cache has slots, read twice: every
+ * read must return its own value whatever the cache evicted. */
+Test(core, many_values_read_back_through_the_cache)
+{
+	grove *g = open_store("lmdb");
+	grove_txn *t;
+	grove_view *v;
+	enum { N = 20000 };
+	char key[32], val[64];
+	cr_assert_eq(grove_txn_begin(&t, g, "main"), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "d%02d/k%05d", i % 50, i);
+		snprintf(val, sizeof(val), "value-%d", i);
+		cr_assert_eq(grove_txn_set(t, key, val, strlen(val)), 0);
+	}
+	cr_assert_eq(grove_txn_commit(t, &copts, NULL), 0);
+	grove_txn_free(t);
+	cr_assert_eq(grove_view_open(&v, g, "main"), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < N; i += (pass ? 7 : 1)) {
+			grove_buf b = { 0 };
+			snprintf(key, sizeof(key), "d%02d/k%05d", i % 50, i);
+			snprintf(val, sizeof(val), "value-%d", i);
+			cr_assert_eq(grove_view_get(v, key, &b), 0, "%s", grove_error_message());
+			cr_assert_eq(b.size, strlen(val));
+			cr_assert_eq(memcmp(b.data, val, b.size), 0, "wrong value for %s", key);
+			grove_buf_dispose(&b);
+		}
+	}
+	grove_view_free(v);
+	grove_close(g);
+	cleanup_dir();
+}

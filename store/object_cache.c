@@ -1,0 +1,104 @@
+/*
+ * A small cache of recently read small objects (values, mostly), keyed by
+ * object id.  Objects are immutable, so entries never go stale.  It sits in
+ * front of the backend because a B-tree lookup costs more than everything
+ * else in a key lookup; it is direct-mapped and bounded
+ * (SLOTS x MAX_OBJECT bytes at most) so memory stays predictable.
+ */
+#include "error.h"
+#include "oid.h"
+#include "store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOTS 8192
+#define MAX_OBJECT 1024
+#define STRIPES 16
+
+typedef struct {
+	grove_oid id;
+	grove_otype type;
+	size_t size;
+	unsigned char data[];
+} cached_obj;
+
+struct grove__obj_cache {
+	pthread_mutex_t locks[STRIPES];
+	cached_obj *slots[SLOTS];
+};
+
+int grove__obj_cache_new(grove__obj_cache **out)
+{
+	grove__obj_cache *c = grove__calloc(1, sizeof(*c));
+	if (!c)
+		return GROVE_ENOMEM;
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&c->locks[i], NULL);
+	*out = c;
+	return 0;
+}
+
+void grove__obj_cache_free(grove__obj_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < SLOTS; i++)
+		free(c->slots[i]);
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_destroy(&c->locks[i]);
+	free(c);
+}
+
+static size_t slot_of(const grove_oid *id)
+{
+	uint32_t h;
+	memcpy(&h, id->id + 8, sizeof(h));
+	return h % SLOTS;
+}
+
+int grove__obj_cache_get(grove__obj_cache *c, const grove_oid *id, grove_otype *type, grove_buf *out)
+{
+	size_t s = slot_of(id);
+	pthread_mutex_t *lock = &c->locks[s % STRIPES];
+	cached_obj *o;
+	int hit = 0;
+	pthread_mutex_lock(lock);
+	o = c->slots[s];
+	if (o && grove__oid_equal(&o->id, id)) {
+		unsigned char *copy = malloc(o->size + 1);
+		if (copy) {
+			memcpy(copy, o->data, o->size);
+			copy[o->size] = '\0';
+			out->data = copy;
+			out->size = o->size;
+			*type = o->type;
+			hit = 1;
+		}
+	}
+	pthread_mutex_unlock(lock);
+	return hit;
+}
+
+void grove__obj_cache_put(grove__obj_cache *c, const grove_oid *id, grove_otype type,
+	const void *data, size_t size)
+{
+	size_t s;
+	cached_obj *o, *old;
+	if (size > MAX_OBJECT)
+		return;
+	o = malloc(sizeof(*o) + size);
+	if (!o)
+		return; /* a cache may always decline */
+	o->id = *id;
+	o->type = type;
+	o->size = size;
+	memcpy(o->data, data, size);
+	s = slot_of(id);
+	pthread_mutex_lock(&c->locks[s % STRIPES]);
+	old = c->slots[s];
+	c->slots[s] = o;
+	pthread_mutex_unlock(&c->locks[s % STRIPES]);
+	free(old);
+}
