@@ -1,0 +1,79 @@
+#!/bin/sh
+# make bench: the CalDAV/CardDAV benchmark.  grove serve, Xandikos and
+# Radicale on loopback serve the same deterministic calendar and address
+# book (tools/bench/dav_gen.py) and are driven by the same C load generator
+# (tools/bench/dav_load.c); the table shows throughput, p50/p99 latency per
+# request type, server peak RSS, the grove/faster-peer ratio and grove's
+# scaling in collection size.  See dav_bench.py for the method.
+#
+#   BENCH_DAV_N=n          items per collection for the comparison (10000)
+#   BENCH_DAV_SCALE=a,b    other sizes grove runs at (1000,100000; "" for none)
+#   BENCH_DAV_SECS=s       timed loop per request type for grove (2)
+#   BENCH_DAV_PEER_SECS=s  the same for the peers (4)
+#   BENCH_DAV_PEERS=list   xandikos,radicale
+#   BENCH_DAV_TMP=dir      scratch directory (default build/bench-dav-tmp.PID, removed)
+#
+# Data sets are made once per size and dav_gen.py version under
+# build/bench-data/dav-N/ (a git repository for grove import, files for
+# the peers' storage, the last 100 objects for PUTs over HTTP).
+#
+# usage: dav_bench.sh [GROVE_BIN]
+set -eu
+
+GROVE=${1:-build/grove}
+HERE=$(dirname "$0")
+DATA=build/bench-data
+TMP=${BENCH_DAV_TMP:-build/bench-dav-tmp.$$}
+N=${BENCH_DAV_N:-10000}
+SCALE=${BENCH_DAV_SCALE-1000,100000}
+PY=/usr/bin/python3
+
+for tool in git xandikos radicale $PY cc; do
+	command -v "$tool" >/dev/null 2>&1 || { echo "dav_bench: $tool missing (make deps)" >&2; exit 1; }
+done
+
+mkdir -p build/bench "$DATA"
+LOAD=build/bench/dav_load
+if [ ! -x "$LOAD" ] || [ "$HERE/dav_load.c" -nt "$LOAD" ]; then
+	cc -O2 -std=c11 -D_GNU_SOURCE -DDAV_LOAD_STANDALONE -Wall -Wextra -Werror \
+		-o "$LOAD" "$HERE/dav_load.c" -lpthread
+fi
+
+# One data set: files for the peers only at the comparison size.
+GENSUM=$(sha1sum "$HERE/dav_gen.py" | cut -c1-12)
+make_data() {
+	n=$1
+	d=$DATA/dav-$n
+	[ -f "$d/stamp" ] && [ "$(cat "$d/stamp")" = "$GENSUM" ] && return 0
+	echo "generating the DAV data set ($n events, $n contacts) in $d ..." >&2
+	t0=$(date +%s)
+	rm -rf "$d"
+	mkdir -p "$d"
+	git init -q --bare "$d/grove.git"
+	files=""
+	[ "$n" = "$N" ] && files=--files
+	$PY "$HERE/dav_gen.py" "$n" "$d" $files --fast-import bench |
+		git -C "$d/grove.git" fast-import --quiet --done
+	printf 'bench\n' | "$GROVE" -q user --htpasswd "$d/htpasswd.bcrypt" add bench --password-stdin
+	echo "$GENSUM" >"$d/stamp"
+	echo "  done in $(( $(date +%s) - t0 )) s" >&2
+}
+make_data "$N"
+for s in $(echo "$SCALE" | tr , ' '); do make_data "$s"; done
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+echo "DAV server benchmark"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: nproc $(nproc), $cpu, $(uname -sr), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, load average $(cut -d" " -f1-3 /proc/loadavg) at start"
+echo "servers: $GROVE ($(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo '?')), xandikos $(dpkg-query -W -f='${Version}' xandikos 2>/dev/null), radicale $(dpkg-query -W -f='${Version}' radicale 2>/dev/null)"
+echo "auth: grove sha256-crypt rounds=1000 htpasswd line; radicale auth none; xandikos none"
+
+rm -rf "$TMP"
+mkdir -p "$TMP"
+rc=0
+$PY -W ignore::DeprecationWarning "$HERE/dav_bench.py" --grove "$GROVE" --load "$LOAD" \
+	--data "$DATA" --tmp "$TMP" --n "$N" --scale "$SCALE" \
+	--secs "${BENCH_DAV_SECS:-2}" --peer-secs "${BENCH_DAV_PEER_SECS:-4}" \
+	--peers "${BENCH_DAV_PEERS:-xandikos,radicale}" || rc=$?
+rm -rf "$TMP"
+exit $rc
