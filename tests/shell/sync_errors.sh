@@ -13,10 +13,13 @@ tmp=$(mktemp -d)
 fail() { echo "FAIL: $*" >&2; [ -n "${SERVER_LOG:-}" ] && [ -f "$SERVER_LOG" ] && tail -30 "$SERVER_LOG" >&2; exit 1; }
 . "$here/lib/git_server.bash"
 BAD_PID=
+# Keeps the script's own exit status: a killed server's wait status is not a failure.
 cleanup() {
-	kill_server
-	[ -n "$BAD_PID" ] && { kill "$BAD_PID" 2>/dev/null; wait "$BAD_PID" 2>/dev/null; }
+	local rc=$?
+	kill_server || true
+	[ -n "$BAD_PID" ] && { kill "$BAD_PID" 2>/dev/null; wait "$BAD_PID" 2>/dev/null || true; }
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
+	exit "$rc"
 }
 trap cleanup EXIT
 cd "$tmp"

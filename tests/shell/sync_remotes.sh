@@ -14,10 +14,13 @@ tmp=$(mktemp -d)
 fail() { echo "FAIL: $*" >&2; [ -n "${SERVER_LOG:-}" ] && [ -f "$SERVER_LOG" ] && tail -30 "$SERVER_LOG" >&2; exit 1; }
 . "$here/lib/git_server.bash"
 GITD_PID=
+# Keeps the script's own exit status: a killed server's wait status is not a failure.
 cleanup() {
-	kill_server
-	[ -n "$GITD_PID" ] && { kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null; }
+	local rc=$?
+	kill_server || true
+	[ -n "$GITD_PID" ] && { kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null || true; }
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
+	exit "$rc"
 }
 trap cleanup EXIT
 cd "$tmp"
