@@ -497,8 +497,12 @@ int grove_sync_start(grove_sync **out, grove *g, const grove_sync_config *cfg)
 	/* The first round on the caller's thread: a served mem: store must
 	 * hold the upstream before it answers any request. */
 	rc = cycle(s, 1);
-	if (rc < 0 && !cfg->start_offline)
+	if (rc < 0 && !cfg->start_offline) {
+		/* The message was kept in the state (later reads clear the
+		 * thread's error). */
+		grove__error_set(rc, "first sync with '%s' failed: %s", s->remote, s->st.last_error);
 		goto fail;
+	}
 	grove_error_clear();
 	pthread_mutex_lock(&s->lock);
 	if (s->fetch_interval_s)

@@ -16,6 +16,7 @@
  */
 #include "cli.h"
 #include "server_common.h"
+#include "serve_sync.h"
 
 #include "../../net/dav_git.h"
 #include "../../net/dav_server.h"
@@ -84,7 +85,8 @@ static void root_handler(grove__http_request *req, grove__http_response *res, vo
 int cmd_serve(cli *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 0x100, O_STORES, O_HTPASSWD, O_ANON, O_NON_FF, O_MAXCONN, O_WORKERS,
-	       O_MAXREQ, O_STORE, O_ADMIN };
+	       O_MAXREQ, O_STORE, O_ADMIN, O_UPSTREAM, O_UPSTREAM_BRANCH, O_PUSH_DELAY,
+	       O_FETCH_INTERVAL, O_HOOK_TOKEN_FILE };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "store", required_argument, NULL, O_STORE },
@@ -96,6 +98,11 @@ int cmd_serve(cli *c, int argc, char **argv)
 		{ "max-connections", required_argument, NULL, O_MAXCONN },
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "max-request-mb", required_argument, NULL, O_MAXREQ },
+		{ "upstream", required_argument, NULL, O_UPSTREAM },
+		{ "upstream-branch", required_argument, NULL, O_UPSTREAM_BRANCH },
+		{ "push-delay-ms", required_argument, NULL, O_PUSH_DELAY },
+		{ "fetch-interval", required_argument, NULL, O_FETCH_INTERVAL },
+		{ "hook-token-file", required_argument, NULL, O_HOOK_TOKEN_FILE },
 		{ NULL, 0, NULL, 0 },
 	};
 	const cli_command *cmd = cli_find_command("serve");
@@ -105,6 +112,9 @@ int cmd_serve(cli *c, int argc, char **argv)
 	char host[256] = "127.0.0.1";
 	int port = DEFAULT_PORT, anonymous = 0, non_ff = 0, opt, rc = 0;
 	long max_conns = 0, workers = 0, max_req = DEFAULT_MAX_REQUEST_MB;
+	serve_sync_config ssc = { 0 };
+	const char *hook_token_file = NULL;
+	char hook_token[256] = "";
 
 	optind = 1;
 	while ((opt = cli_getopt(c, cmd, argc, argv, "", longopts, &rc)) != -1) {
@@ -147,6 +157,23 @@ int cmd_serve(cli *c, int argc, char **argv)
 			if (server_parse_int(optarg, 1L << 20, &max_req) < 0 || max_req == 0)
 				return cli_usage_error(c, cmd, "serve: bad request size '%s'", optarg);
 			break;
+		case O_UPSTREAM:
+			ssc.upstream = optarg;
+			break;
+		case O_UPSTREAM_BRANCH:
+			ssc.upstream_branch = optarg;
+			break;
+		case O_PUSH_DELAY:
+			if (server_parse_int(optarg, 3600000, &ssc.push_delay_ms) < 0 || ssc.push_delay_ms == 0)
+				return cli_usage_error(c, cmd, "serve: bad push delay '%s'", optarg);
+			break;
+		case O_FETCH_INTERVAL:
+			if (server_parse_int(optarg, 86400 * 7, &ssc.fetch_interval_s) < 0)
+				return cli_usage_error(c, cmd, "serve: bad fetch interval '%s'", optarg);
+			break;
+		case O_HOOK_TOKEN_FILE:
+			hook_token_file = optarg;
+			break;
 		default:
 			return cli_usage_error(c, cmd, "serve: unexpected option");
 		}
@@ -167,7 +194,26 @@ int cmd_serve(cli *c, int argc, char **argv)
 				"cannot read the password file %s: %s\n"
 				"hint: create a user with 'grove user --htpasswd %s add NAME'",
 				htpasswd_path, strerror(errno), htpasswd_path);
+		if (!ssc.upstream && (ssc.upstream_branch || ssc.push_delay_ms || ssc.fetch_interval_s ||
+				hook_token_file))
+			return cli_usage_error(c, cmd, "serve: the sync options need --upstream URL");
+		if (hook_token_file) {
+			FILE *tf = fopen(hook_token_file, "r");
+			if (!tf || !fgets(hook_token, sizeof(hook_token), tf)) {
+				if (tf)
+					fclose(tf);
+				return cli_error(c, EXIT_FAIL, "cannot read the hook token from %s", hook_token_file);
+			}
+			fclose(tf);
+			hook_token[strcspn(hook_token, "\r\n")] = '\0';
+			if (strlen(hook_token) < 16)
+				return cli_error(c, EXIT_FAIL, "the hook token in %s is shorter than 16 characters",
+					hook_token_file);
+			ssc.hook_token = hook_token;
+		}
 	} else {
+		if (ssc.upstream)
+			return cli_usage_error(c, cmd, "serve: --upstream is for main mode (--store)");
 		if (store || n_admins)
 			return cli_usage_error(c, cmd,
 				"serve: --store/--git-admin and --stores are different modes");
@@ -193,6 +239,7 @@ int cmd_serve(cli *c, int argc, char **argv)
 	grove__listener *lis = NULL;
 	grove *g = NULL;
 	grove__dav_git dg = { 0 };
+	serve_sync *sync = NULL;
 	int err;
 
 	if (main_mode) {
@@ -235,6 +282,19 @@ int cmd_serve(cli *c, int argc, char **argv)
 			rc = cli_fail(c, err);
 			goto out;
 		}
+		if (ssc.upstream) {
+			char *shown = NULL;
+			ssc.htpasswd = htpasswd;
+			ssc.admins = admins;
+			ssc.admin_count = n_admins;
+			if ((err = serve_sync_start(&sync, g, store, srv, &ssc)) < 0) {
+				rc = cli_fail(c, err);
+				goto out;
+			}
+			if (grove_url_redact(ssc.upstream, &shown) == 0)
+				fprintf(stderr, "grove serve: syncing with %s; webhook POST /hooks/sync\n", shown);
+			free(shown);
+		}
 	} else {
 		gc.repos = repos;
 		gc.anonymous_read = anonymous;
@@ -264,6 +324,7 @@ out:
 	grove__git_http_free(gh);
 	grove__htpasswd_free(htpasswd);
 	grove__git_repos_free(repos);
+	serve_sync_stop(sync);
 	grove_close(g);
 	return rc;
 }

@@ -127,7 +127,9 @@ static const cli_command commands[] = {
 	{ "serve", cmd_serve,
 	  "grove serve [--store LOCATION] [--listen ADDR:PORT] [--htpasswd FILE] [--git-admin USER]...\n"
 	  "       grove serve --stores DIR [--listen ADDR:PORT] [--htpasswd FILE] [--anonymous-read]\n"
-	  "            [--allow-non-ff] [--max-connections N] [--workers N] [--max-request-mb N]\n\n"
+	  "            [--allow-non-ff] [--max-connections N] [--workers N] [--max-request-mb N]\n"
+	  "            [--upstream URL [--upstream-branch B] [--push-delay-ms N] [--fetch-interval S]\n"
+	  "             [--hook-token-file FILE]]\n\n"
 	  "HTTP server.  Main mode: one store (default lmdb:./grove-data/store, created\n"
 	  "if missing) served as CalDAV and CardDAV under /dav/ (and /.well-known/caldav,\n"
 	  "/.well-known/carddav) to the users of FILE (default ./grove-data/htpasswd, see\n"
@@ -148,7 +150,16 @@ static const cli_command commands[] = {
 	  "  --allow-non-ff          accept non-fast-forward pushes\n"
 	  "  --max-connections N     refuse connections beyond N (default 1024)\n"
 	  "  --workers N             threads building packs (default: CPUs, 2 to 8)\n"
-	  "  --max-request-mb N      largest request body, i.e. push (default 512)",
+	  "  --max-request-mb N      largest request body, i.e. push (default 512)\n"
+	  "  --upstream URL          main mode: sync the store's HEAD branch with this git\n"
+	  "                          remote (\"origin\"): fetched and merged at start, every\n"
+	  "                          write pushed (coalesced), retried with backoff when down\n"
+	  "  --upstream-branch B     the remote's branch (default: the same name)\n"
+	  "  --push-delay-ms N       at most one push every N ms (default 500)\n"
+	  "  --fetch-interval S      fetch every S seconds (default: only on the webhook)\n"
+	  "  --hook-token-file FILE  POST /hooks/sync (fetch now) and GET (state, JSON) accept\n"
+	  "                          the header X-Grove-Token with this file's first line;\n"
+	  "                          --git-admin users' Basic credentials always work",
 	  "Serve CalDAV, CardDAV and git over HTTP" },
 	{ "user", cmd_user,
 	  "grove user [--htpasswd FILE] add|passwd NAME [--password-stdin]\n"
