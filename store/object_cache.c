@@ -2,8 +2,8 @@
  * A small cache of recently read small objects (values, mostly), keyed by
  * object id.  Objects are immutable, so entries never go stale.  It sits in
  * front of the backend because a B-tree lookup costs more than everything
- * else in a key lookup; it is direct-mapped and bounded
- * (SLOTS x MAX_OBJECT bytes at most) so memory stays predictable.
+ * else in a key lookup; it is direct-mapped (no bookkeeping on a hit) and
+ * holds at most BUDGET bytes, so memory stays predictable.
  */
 #include "error.h"
 #include "oid.h"
@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOTS 8192
+#define SLOTS 65536
 #define MAX_OBJECT 1024
+#define BUDGET ((size_t)16 << 20)
 #define STRIPES 16
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
 
 struct grove__obj_cache {
 	pthread_mutex_t locks[STRIPES];
+	size_t bytes; /* atomic */
 	cached_obj *slots[SLOTS];
 };
 
@@ -98,7 +100,16 @@ void grove__obj_cache_put(grove__obj_cache *c, const grove_oid *id, grove_otype 
 	s = slot_of(id);
 	pthread_mutex_lock(&c->locks[s % STRIPES]);
 	old = c->slots[s];
+	/* Over budget, only replacing an entry is allowed: the total stays put. */
+	if (!old && __atomic_load_n(&c->bytes, __ATOMIC_RELAXED) + size > BUDGET) {
+		pthread_mutex_unlock(&c->locks[s % STRIPES]);
+		free(o);
+		return;
+	}
 	c->slots[s] = o;
+	__atomic_add_fetch(&c->bytes, size, __ATOMIC_RELAXED);
+	if (old)
+		__atomic_sub_fetch(&c->bytes, old->size, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&c->locks[s % STRIPES]);
 	free(old);
 }
