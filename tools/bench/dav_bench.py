@@ -472,18 +472,27 @@ def report(a, results, scale):
         r = g[key]
         line = "%-34s %10s %8s %8s" % (label, fmt_rps(r), fmt_ms(r["p50_ms"]), fmt_ms(r["p99_ms"]))
         best = 0
+        notes = []
         for p in peers:
             pr = results[p][key]
+            if pr["errors"] and pr["errors"] >= pr["n"]:
+                # every request failed: no throughput to compare with
+                line += " | %10s %8s %8s" % ("failed", "", "")
+                notes.append("%s: %s" % (p, pr["first_error"]))
+                continue
             line += " | %10s %8s %8s" % (fmt_rps(pr), fmt_ms(pr["p50_ms"]), fmt_ms(pr["p99_ms"]))
             best = max(best, pr["rps"])
+            if pr["errors"]:
+                notes.append("%s: %d errors, %s" % (p, pr["errors"], pr["first_error"]))
         ratio = r["rps"] / best if best else float("inf")
         ok = ratio >= 50
         if not ok:
             misses.append(label)
         line += " | %8.1fx  %s" % (ratio, "met" if ok else "MISSED")
-        errs = [x for x in [g[key]] + [results[p][key] for p in peers] if x["errors"]]
-        if errs:
-            line += "  (errors: %s)" % "; ".join(x["first_error"] for x in errs)
+        if g[key]["errors"]:
+            notes.insert(0, "grove: %d errors, %s" % (g[key]["errors"], g[key]["first_error"]))
+        if notes:
+            line += "  (" + "; ".join(notes) + ")"
         print(line)
     rss = "%-34s %10.1f %8s %8s" % ("server peak RSS (VmHWM), MiB", g["rss_kib"] / 1024, "", "")
     for p in peers:
