@@ -19,6 +19,7 @@
 #include "backend.h"
 #include "error.h"
 #include "pack.h"
+#include "all_refs.h"
 #include "store.h"
 
 #include <dirent.h>
@@ -218,43 +219,15 @@ static int import_remaining_objects(grove *g, grove_backend *src)
 /* Refs and HEAD                                                       */
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-	grove_ref_update *u;
-	size_t n, cap;
-} ref_list;
-
-static int collect_ref(const char *refname, const grove_oid *id, void *payload)
-{
-	ref_list *l = payload;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		grove_ref_update *u = grove__realloc(l->u, cap * sizeof(*u));
-		if (!u)
-			return GROVE_ENOMEM;
-		l->u = u;
-		l->cap = cap;
-	}
-	grove_ref_update *u = &l->u[l->n];
-	memset(u, 0, sizeof(*u));
-	if (!(u->refname = grove__strdup(refname)))
-		return GROVE_ENOMEM;
-	u->new_id = *id;
-	u->check_old = 0;
-	l->n++;
-	return 0;
-}
-
 static int import_refs(grove *g, grove_backend *src)
 {
-	ref_list l = { 0 };
-	int err = src->ops->ref_foreach(src, "", collect_ref, &l);
+	grove__all_refs l = { 0 };
+	int err = grove__all_refs_collect(src, &l);
 	if (err == 0 && l.n > 0) {
 		grove__write_set ws = { NULL, 0, l.u, l.n };
 		err = grove__write(g, &ws);
 	}
-	for (size_t i = 0; i < l.n; i++)
-		free((char *)l.u[i].refname);
-	free(l.u);
+	grove__all_refs_dispose(&l);
 	if (err < 0)
 		return err;
 
