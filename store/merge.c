@@ -15,6 +15,7 @@
  */
 #include "error.h"
 #include "oid.h"
+#include "pending.h"
 #include "store.h"
 
 #include <fnmatch.h>
@@ -98,14 +99,6 @@ void grove_conflict_list_dispose(grove_conflict_list *list)
 
 /* --- merge context ----------------------------------------------------- */
 
-typedef struct {
-	grove_oid id;
-	grove_otype type;
-	char *data;
-	size_t size;
-	int live;
-} mobj;
-
 /* One side of a path: mode 0 means absent. */
 typedef struct {
 	uint32_t mode;
@@ -115,10 +108,7 @@ typedef struct {
 typedef struct {
 	grove *g;
 	const grove__merge_driver *drivers;
-	mobj *objs;
-	size_t nobjs, cap_objs;
-	uint32_t *index; /* open addressing into objs, index + 1 */
-	size_t index_cap;
+	grove__pending pending; /* new objects, written when the merge is done */
 	grove_conflict *conflicts;
 	size_t nconf, cap_conf;
 	int virtual_base; /* merging bases: settle conflicts by taking ours */
@@ -136,95 +126,23 @@ static void ctx_init(mctx *c, grove *g)
 
 static void ctx_dispose(mctx *c)
 {
-	for (size_t i = 0; i < c->nobjs; i++)
-		free(c->objs[i].data);
-	free(c->objs);
-	free(c->index);
+	grove__pending_dispose(&c->pending);
 	for (size_t i = 0; i < c->nconf; i++)
 		free(c->conflicts[i].path);
 	free(c->conflicts);
 	grove__sbuf_dispose(&c->path);
 }
 
-static size_t oid_hash(const grove_oid *id)
-{
-	uint64_t h;
-	memcpy(&h, id->id, sizeof(h));
-	return (size_t)h;
-}
-
 static long obj_find(const mctx *c, const grove_oid *id)
 {
-	size_t mask, h;
-	if (!c->index_cap)
-		return -1;
-	mask = c->index_cap - 1;
-	for (h = oid_hash(id) & mask; c->index[h]; h = (h + 1) & mask)
-		if (grove__oid_equal(&c->objs[c->index[h] - 1].id, id))
-			return (long)(c->index[h] - 1);
-	return -1;
-}
-
-static int index_rebuild(mctx *c)
-{
-	size_t cap = c->index_cap ? c->index_cap * 2 : 64;
-	uint32_t *ni;
-	while (cap < c->nobjs * 2 + 2)
-		cap *= 2;
-	if (!(ni = grove__calloc(cap, sizeof(*ni))))
-		return GROVE_ENOMEM;
-	free(c->index);
-	c->index = ni;
-	c->index_cap = cap;
-	for (size_t i = 0; i < c->nobjs; i++) {
-		size_t h = oid_hash(&c->objs[i].id) & (cap - 1);
-		while (ni[h])
-			h = (h + 1) & (cap - 1);
-		ni[h] = (uint32_t)i + 1;
-	}
-	return 0;
+	return grove__pending_find(&c->pending, id);
 }
 
 /* Keeps a new object until the merge is written; takes data (freed on
  * failure too). */
 static int obj_add(mctx *c, grove_otype type, char *data, size_t size, grove_oid *id_out)
 {
-	grove_oid id;
-	int err;
-	if ((err = grove__object_hash(type, data, size, &id)) < 0) {
-		free(data);
-		return err;
-	}
-	*id_out = id;
-	if (obj_find(c, &id) >= 0) {
-		free(data);
-		return 0;
-	}
-	if (c->nobjs == c->cap_objs) {
-		size_t cap = c->cap_objs ? c->cap_objs * 2 : 16;
-		mobj *no = grove__realloc(c->objs, cap * sizeof(*no));
-		if (!no) {
-			free(data);
-			return GROVE_ENOMEM;
-		}
-		c->objs = no;
-		c->cap_objs = cap;
-	}
-	c->objs[c->nobjs].id = id;
-	c->objs[c->nobjs].type = type;
-	c->objs[c->nobjs].data = data;
-	c->objs[c->nobjs].size = size;
-	c->objs[c->nobjs].live = 0;
-	c->nobjs++;
-	if (c->nobjs * 2 + 2 > c->index_cap)
-		return index_rebuild(c);
-	{
-		size_t mask = c->index_cap - 1, h = oid_hash(&id) & mask;
-		while (c->index[h])
-			h = (h + 1) & mask;
-		c->index[h] = (uint32_t)c->nobjs;
-	}
-	return 0;
+	return grove__pending_add(&c->pending, type, data, size, id_out);
 }
 
 /* A tree: from this merge's new objects or from the store.  Zero = empty. */
@@ -242,7 +160,7 @@ static int tree_load(mctx *c, const grove_oid *id, mtree *out)
 		return 0;
 	if ((k = obj_find(c, id)) >= 0) {
 		out->owned = 1;
-		return grove__tree_parse(id, c->objs[k].data, c->objs[k].size, &out->t);
+		return grove__tree_parse(id, c->pending.objs[k].data, c->pending.objs[k].size, &out->t);
 	}
 	return grove__tree_get(c->g, id, &out->t);
 }
@@ -272,8 +190,8 @@ static int blob_read(mctx *c, const ment *e, grove_buf *out, int *owned)
 {
 	long k = obj_find(c, &e->id);
 	if (k >= 0) {
-		out->data = c->objs[k].data;
-		out->size = c->objs[k].size;
+		out->data = c->pending.objs[k].data;
+		out->size = c->pending.objs[k].size;
 		*owned = 0;
 		return 0;
 	}
@@ -831,12 +749,12 @@ static int mark_live(mctx *c, const grove_oid *id)
 	long k = obj_find(c, id);
 	grove__tree *t;
 	int err;
-	if (k < 0 || c->objs[k].live)
+	if (k < 0 || c->pending.objs[k].live)
 		return 0;
-	c->objs[k].live = 1;
-	if (c->objs[k].type != GROVE_OBJ_TREE)
+	c->pending.objs[k].live = 1;
+	if (c->pending.objs[k].type != GROVE_OBJ_TREE)
 		return 0;
-	if ((err = grove__tree_parse(id, c->objs[k].data, c->objs[k].size, &t)) < 0)
+	if ((err = grove__tree_parse(id, c->pending.objs[k].data, c->pending.objs[k].size, &t)) < 0)
 		return err;
 	for (size_t i = 0; i < t->count && err == 0; i++)
 		err = mark_live(c, &t->entries[i].id);
@@ -856,19 +774,8 @@ static int write_result(mctx *c, const grove_oid *root, const grove_ref_update *
 	int err;
 	if ((err = mark_live(c, root)) < 0)
 		return err;
-	if (!(recs = grove__calloc(c->nobjs + 1, sizeof(*recs))))
-		return GROVE_ENOMEM;
-	for (size_t i = 0; i < c->nobjs; i++) {
-		if (!c->objs[i].live)
-			continue;
-		recs[n].id = c->objs[i].id;
-		recs[n].type = c->objs[i].type;
-		recs[n].size = c->objs[i].size;
-		recs[n].encoding = GROVE__ENC_PLAIN;
-		recs[n].data = c->objs[i].data;
-		recs[n].data_len = c->objs[i].size;
-		n++;
-	}
+	if ((err = grove__pending_live_records(&c->pending, &recs, &n)) < 0)
+		return err;
 	ws.objects = recs;
 	ws.object_count = n;
 	ws.refs = ref;
@@ -962,7 +869,7 @@ static int merge_commit(grove *g, const char *ref, const char *branch, const cha
 	/* The commit is live too: mark it, then everything its tree needs. */
 	{
 		long k = obj_find(&c, &commit);
-		c.objs[k].live = 1;
+		c.pending.objs[k].live = 1;
 	}
 	up.refname = ref;
 	up.old_id = *head;

@@ -8,6 +8,7 @@
  */
 #include "error.h"
 #include "oid.h"
+#include "pending.h"
 #include "store.h"
 #include "view.h"
 
@@ -35,13 +36,6 @@ struct tnode {
 	size_t hcap;    /* 0 = no index */
 };
 
-typedef struct {
-	grove_oid id;
-	grove_otype type;
-	void *data;
-	size_t size;
-} pobj;
-
 enum { OP_SET, OP_REMOVE, OP_GRAFT, OP_CLEAR };
 
 typedef struct {
@@ -56,10 +50,7 @@ struct grove_txn {
 	char *ref;        /* full ref name, or NULL for a detached commit */
 	grove_oid base;   /* zeros when starting from nothing */
 	tnode *root;
-	pobj *objs;
-	size_t nobjs, cap_objs;
-	uint32_t *ohash;  /* index + 1 into objs */
-	size_t ohcap;
+	grove__pending pending; /* staged objects, written by commit */
 	txn_op *ops;
 	size_t nops, cap_ops;
 };
@@ -281,95 +272,13 @@ static int tnode_load(grove *g, const grove_oid *tree_id, tnode **out)
 
 static long pobj_find(grove_txn *x, const grove_oid *id)
 {
-	size_t mask, h;
-	uint32_t k;
-	if (!x->ohcap)
-		return -1;
-	mask = x->ohcap - 1;
-	memcpy(&k, id->id, sizeof(k));
-	h = k & mask;
-	while (x->ohash[h]) {
-		if (grove__oid_equal(&x->objs[x->ohash[h] - 1].id, id))
-			return (long)(x->ohash[h] - 1);
-		h = (h + 1) & mask;
-	}
-	return -1;
-}
-
-static int pobj_rehash(grove_txn *x)
-{
-	size_t cap = x->ohcap ? x->ohcap * 2 : 64;
-	uint32_t *nh;
-	while (cap < x->nobjs * 2 + 2)
-		cap *= 2;
-	nh = grove__calloc(cap, sizeof(uint32_t));
-	if (!nh)
-		return GROVE_ENOMEM;
-	free(x->ohash);
-	x->ohash = nh;
-	x->ohcap = cap;
-	for (size_t i = 0; i < x->nobjs; i++) {
-		uint32_t k;
-		size_t h;
-		memcpy(&k, x->objs[i].id.id, sizeof(k));
-		h = k & (cap - 1);
-		while (x->ohash[h])
-			h = (h + 1) & (cap - 1);
-		x->ohash[h] = (uint32_t)i + 1;
-	}
-	return 0;
+	return grove__pending_find(&x->pending, id);
 }
 
 /* Stages an object; takes ownership of data (freed on failure too). */
 static int pobj_add(grove_txn *x, grove_otype type, void *data, size_t size, grove_oid *id_out)
 {
-	grove_oid id;
-	int err = grove__object_hash(type, data, size, &id);
-	if (err < 0) {
-		free(data);
-		return err;
-	}
-	*id_out = id;
-	if (pobj_find(x, &id) >= 0) {
-		free(data);
-		return 0;
-	}
-	if (x->nobjs == x->cap_objs) {
-		size_t cap = x->cap_objs ? x->cap_objs * 2 : 8;
-		pobj *no = grove__realloc(x->objs, cap * sizeof(*no));
-		if (!no) {
-			free(data);
-			return GROVE_ENOMEM;
-		}
-		x->objs = no;
-		x->cap_objs = cap;
-	}
-	x->objs[x->nobjs].id = id;
-	x->objs[x->nobjs].type = type;
-	x->objs[x->nobjs].data = data;
-	x->objs[x->nobjs].size = size;
-	x->nobjs++;
-	if (x->nobjs * 2 + 2 > x->ohcap)
-		return pobj_rehash(x);
-	{
-		uint32_t k;
-		size_t h;
-		memcpy(&k, id.id, sizeof(k));
-		h = k & (x->ohcap - 1);
-		while (x->ohash[h])
-			h = (h + 1) & (x->ohcap - 1);
-		x->ohash[h] = (uint32_t)x->nobjs;
-	}
-	return 0;
-}
-
-static void pobj_clear(grove_txn *x)
-{
-	for (size_t i = 0; i < x->nobjs; i++)
-		free(x->objs[i].data);
-	x->nobjs = 0;
-	if (x->ohash)
-		memset(x->ohash, 0, x->ohcap * sizeof(uint32_t));
+	return grove__pending_add(&x->pending, type, data, size, id_out);
 }
 
 /* --- op log, for rebase ------------------------------------------------ */
@@ -479,9 +388,7 @@ void grove_txn_free(grove_txn *x)
 	if (!x)
 		return;
 	tnode_free(x->root);
-	pobj_clear(x);
-	free(x->objs);
-	free(x->ohash);
+	grove__pending_dispose(&x->pending);
 	ops_clear(x);
 	free(x->ops);
 	free(x->ref);
@@ -803,7 +710,7 @@ int grove_txn_get(grove_txn *x, const char *key, grove_buf *out)
 	if (mode == GROVE_MODE_TREE || mode == GROVE_MODE_GITLINK)
 		return grove__error_set(GROVE_ENOTFOUND, "'%s' is a directory, not a value", key);
 	if ((i = pobj_find(x, &id)) >= 0) {
-		pobj *o = &x->objs[i];
+		grove__pending_obj *o = &x->pending.objs[i];
 		out->data = grove__malloc(o->size + 1);
 		if (!out->data)
 			return GROVE_ENOMEM;
@@ -953,14 +860,14 @@ static int write_node(grove_txn *x, tnode *t, grove_oid *out)
 
 /* Which staged objects the new tree still needs: blobs that were staged and
  * then overwritten in the same transaction are not written. */
-static void mark_live(grove_txn *x, tnode *t, unsigned char *live)
+static void mark_live(grove_txn *x, tnode *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		long k = pobj_find(x, &t->e[i].id);
 		if (k >= 0)
-			live[k] = 1;
+			x->pending.objs[k].live = 1;
 		if (t->e[i].child)
-			mark_live(x, t->e[i].child, live);
+			mark_live(x, t->e[i].child);
 	}
 }
 
@@ -970,10 +877,9 @@ int grove_txn_commit(grove_txn *x, const grove_commit_opts *opts, grove_oid *out
 	grove__sbuf cbuf = GROVE_SBUF_INIT;
 	grove_oid tree, commit;
 	grove__object *recs = NULL;
-	unsigned char *live = NULL;
 	grove_ref_update up = { 0 };
 	grove__write_set ws = { 0 };
-	size_t nrec = 0, mark = x->nobjs;
+	size_t nrec = 0, mark = x->pending.n;
 	int err;
 
 	if ((err = check_writable(x)) < 0)
@@ -997,32 +903,20 @@ int grove_txn_commit(grove_txn *x, const grove_commit_opts *opts, grove_oid *out
 			goto done;
 	}
 
-	live = grove__calloc(x->nobjs, 1);
-	recs = grove__calloc(x->nobjs, sizeof(*recs));
-	if (!live || !recs) {
-		err = GROVE_ENOMEM;
-		goto done;
-	}
-	mark_live(x, x->root, live);
+	/* Marks left by an earlier commit that failed do not count. */
+	for (size_t i = 0; i < x->pending.n; i++)
+		x->pending.objs[i].live = 0;
+	mark_live(x, x->root);
 	/* Trees and the commit written just now are all live. */
-	for (size_t i = mark; i < x->nobjs; i++)
-		live[i] = 1;
+	for (size_t i = mark; i < x->pending.n; i++)
+		x->pending.objs[i].live = 1;
 	{
 		long k = pobj_find(x, &tree);
 		if (k >= 0)
-			live[k] = 1;
+			x->pending.objs[k].live = 1;
 	}
-	for (size_t i = 0; i < x->nobjs; i++) {
-		if (!live[i])
-			continue;
-		recs[nrec].id = x->objs[i].id;
-		recs[nrec].type = x->objs[i].type;
-		recs[nrec].size = x->objs[i].size;
-		recs[nrec].encoding = GROVE__ENC_PLAIN;
-		recs[nrec].data = x->objs[i].data;
-		recs[nrec].data_len = x->objs[i].size;
-		nrec++;
-	}
+	if ((err = grove__pending_live_records(&x->pending, &recs, &nrec)) < 0)
+		goto done;
 	ws.objects = recs;
 	ws.object_count = nrec;
 	if (x->ref) {
@@ -1040,22 +934,16 @@ int grove_txn_commit(grove_txn *x, const grove_commit_opts *opts, grove_oid *out
 		grove__error_set(err, "branch '%s' moved since the transaction began", x->ref + 11);
 done:
 	free(recs);
-	free(live);
 	grove__sbuf_dispose(&cbuf);
 	if (err < 0) {
 		/* Keep the staged edits usable: drop only what commit added. */
-		for (size_t i = mark; i < x->nobjs; i++)
-			free(x->objs[i].data);
-		if (x->nobjs != mark) {
-			x->nobjs = mark;
-			pobj_rehash(x);
-		}
+		grove__pending_truncate(&x->pending, mark);
 		x->root->dirty = 1;
 		return err;
 	}
 	/* The transaction continues from the new commit. */
 	x->base = commit;
-	pobj_clear(x);
+	grove__pending_truncate(&x->pending, 0);
 	ops_clear(x);
 	if (out)
 		*out = commit;
