@@ -192,9 +192,10 @@ int grove__list_tree(grove *g, const grove_oid *tree_id, grove_entry_list *out)
 	return 0;
 }
 
-int grove_view_list(grove_view *v, const char *dir, grove_entry_list *out)
+/* Finds the directory dir ("" or NULL = the root): 1 with *id set, 0 for
+ * the root of an empty view (no tree to read), or an error. */
+static int find_dir(grove_view *v, const char *dir, grove_oid *id)
 {
-	grove_oid id;
 	uint32_t mode;
 	int err;
 	if ((err = check_dir(dir)) < 0)
@@ -202,14 +203,26 @@ int grove_view_list(grove_view *v, const char *dir, grove_entry_list *out)
 	if (v->empty) {
 		if (dir && *dir)
 			return grove__error_set(GROVE_ENOTFOUND, "directory '%s' not found", dir);
+		return 0;
+	}
+	if ((err = grove__path_lookup(v->g, &v->tree, dir, id, &mode)) < 0)
+		return err;
+	if (mode != GROVE_MODE_TREE)
+		return grove__error_set(GROVE_ENOTFOUND, "'%s' is a value, not a directory", dir);
+	return 1;
+}
+
+int grove_view_list(grove_view *v, const char *dir, grove_entry_list *out)
+{
+	grove_oid id;
+	int found = find_dir(v, dir, &id);
+	if (found < 0)
+		return found;
+	if (!found) {
 		out->entries = NULL;
 		out->count = 0;
 		return 0;
 	}
-	if ((err = grove__path_lookup(v->g, &v->tree, dir, &id, &mode)) < 0)
-		return err;
-	if (mode != GROVE_MODE_TREE)
-		return grove__error_set(GROVE_ENOTFOUND, "'%s' is a value, not a directory", dir);
 	return grove__list_tree(v->g, &id, out);
 }
 
@@ -287,21 +300,14 @@ int grove_view_read_tree(grove_view *v, const char *prefix, grove_item_list *out
 	grove_item_list list = { 0 };
 	grove__sbuf keybuf = GROVE_SBUF_INIT;
 	grove_oid id;
-	uint32_t mode;
 	size_t cap = 0;
-	int err;
-	if ((err = check_dir(prefix)) < 0)
+	int err = find_dir(v, prefix, &id);
+	if (err < 0)
 		return err;
-	if (v->empty) {
-		if (prefix && *prefix)
-			return grove__error_set(GROVE_ENOTFOUND, "directory '%s' not found", prefix);
+	if (!err) {
 		*out = list;
 		return 0;
 	}
-	if ((err = grove__path_lookup(v->g, &v->tree, prefix, &id, &mode)) < 0)
-		return err;
-	if (mode != GROVE_MODE_TREE)
-		return grove__error_set(GROVE_ENOTFOUND, "'%s' is a value, not a directory", prefix);
 	if ((err = grove__sbuf_grow(&keybuf, 64)) == 0)
 		err = grove__collect_items(v->g, &id, &keybuf, &list, &cap);
 	grove__sbuf_dispose(&keybuf);
