@@ -85,6 +85,10 @@ const char *out_diff_status(grove_diff_kind kind);
 void out_json_diff(json_writer *w, const grove_diff *diff);
 /* Writes the whole buffer to stdout; returns 0 or -1 (errno set). */
 int out_write_all(const void *data, size_t len);
+/* Writes the whole buffer to file descriptor 1, past stdio (the protocol
+ * engines' output callback for receive-pack and upload-pack; payload is
+ * unused); returns 0 or -1. */
+int out_write_stdout_unbuffered(void *payload, const void *data, size_t len);
 
 /* --- signature.c ------------------------------------------------------------ */
 /* Author and committer from the environment ($GROVE_AUTHOR_NAME, $GIT_AUTHOR_*,

@@ -15,22 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_stdout(void *payload, const void *data, size_t len)
-{
-	const char *p = data;
-	(void)payload;
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int parse_size(const char *s, size_t *out)
 {
 	char *end;
@@ -105,7 +89,7 @@ int cmd_receive_pack(cli *c, int argc, char **argv)
 
 	if ((rc = cli_open(c, 0)) != 0)
 		return rc;
-	if ((err = grove__receive_new(&rp, c->g, &o, write_stdout, NULL)) < 0)
+	if ((err = grove__receive_new(&rp, c->g, &o, out_write_stdout_unbuffered, NULL)) < 0)
 		return cli_fail(c, err);
 	if (!stateless || advertise_only)
 		err = grove__receive_advertise(rp);

@@ -16,22 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_stdout(void *payload, const void *data, size_t len)
-{
-	const char *p = data;
-	(void)payload;
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int cmd_upload_pack(cli *c, int argc, char **argv)
 {
 	enum { STATELESS = 0x100, ADVERTISE, STRICT, TIMEOUT };
@@ -74,7 +58,7 @@ int cmd_upload_pack(cli *c, int argc, char **argv)
 
 	if ((rc = cli_open(c, 0)) != 0)
 		return rc;
-	if ((err = grove__upload_pack_new(&up, c->g, &o, write_stdout, NULL)) < 0)
+	if ((err = grove__upload_pack_new(&up, c->g, &o, out_write_stdout_unbuffered, NULL)) < 0)
 		return cli_fail(c, err);
 	/* A stateless v0 POST has no advertisement; v2 over HTTP neither. */
 	if (!o.stateless || o.advertise_only)

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void out_format_date(char *buf, size_t len, int64_t t, int tz_offset)
 {
@@ -133,5 +134,21 @@ int out_write_all(const void *data, size_t len)
 {
 	if (len && fwrite(data, 1, len, stdout) != len)
 		return -1;
+	return 0;
+}
+
+int out_write_stdout_unbuffered(void *payload, const void *data, size_t len)
+{
+	const char *p = data;
+	(void)payload;
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
 	return 0;
 }
