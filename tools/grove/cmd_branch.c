@@ -64,6 +64,26 @@ static int list_branches(cli *c, int verbose)
 	return rc;
 }
 
+/* Reports a created or deleted branch: {"<key>": name, "commit": hex} with
+ * --json, else text_fmt with the name and the abbreviated commit. */
+static void report_branch(cli *c, const char *key, const char *name, const grove_oid *commit,
+	const char *text_fmt) __attribute__((format(printf, 5, 0)));
+static void report_branch(cli *c, const char *key, const char *name, const grove_oid *commit,
+	const char *text_fmt)
+{
+	char hex[GROVE_OID_HEXSZ + 1];
+	grove_oid_tohex(hex, commit);
+	if (c->json) {
+		json_writer *w = cli_json(c);
+		json_object_begin(w);
+		json_kv_string(w, key, name);
+		json_kv_string(w, "commit", hex);
+		json_object_end(w);
+	} else if (!c->quiet) {
+		printf(text_fmt, name, hex);
+	}
+}
+
 int cmd_branch(cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -76,7 +96,6 @@ int cmd_branch(cli *c, int argc, char **argv)
 	int opt, rc = 0, err, del = 0, force = 0, verbose = 0, nargs;
 	const char *name, *from;
 	grove_oid start;
-	char hex[GROVE_OID_HEXSZ + 1];
 
 	optind = 0;
 	while ((opt = cli_getopt(c, cmd, argc, argv, "dDfv", longopts, &rc)) != -1) {
@@ -124,15 +143,7 @@ int cmd_branch(cli *c, int argc, char **argv)
 		}
 		if (err < 0)
 			return cli_fail(c, err);
-		if (c->json) {
-			json_writer *w = cli_json(c);
-			json_object_begin(w);
-			json_kv_string(w, "deleted", name);
-			json_kv_string(w, "commit", grove_oid_tohex(hex, &start));
-			json_object_end(w);
-		} else if (!c->quiet) {
-			printf("Deleted branch %s (was %.7s).\n", name, grove_oid_tohex(hex, &start));
-		}
+		report_branch(c, "deleted", name, &start, "Deleted branch %s (was %.7s).\n");
 		return 0;
 	}
 	if (nargs == 2) {
@@ -154,15 +165,7 @@ int cmd_branch(cli *c, int argc, char **argv)
 	}
 	if (err < 0)
 		return cli_fail(c, err);
-	if (c->json) {
-		json_writer *w = cli_json(c);
-		json_object_begin(w);
-		json_kv_string(w, "created", name);
-		json_kv_string(w, "commit", grove_oid_tohex(hex, &start));
-		json_object_end(w);
-	} else if (!c->quiet) {
-		printf("Created branch %s at %.7s\n", name, grove_oid_tohex(hex, &start));
-	}
+	report_branch(c, "created", name, &start, "Created branch %s at %.7s\n");
 	return 0;
 }
 
