@@ -117,6 +117,29 @@ static int sync_opt(sync_ctx *x, int opt)
 	return 1;
 }
 
+/*
+ * Reads the options twice: first for -q/--json (which may come after the
+ * command) and --help, then, once sync_begin has set up progress and
+ * cancellation with them known, for the sync options.  own_opt (0 for
+ * none) is the command's one other option: *own_arg gets its argument, or
+ * "" for a flag.  Returns 1 when the command is done (return *rc), else 0.
+ */
+static int sync_args(cli *c, const cli_command *cmd, int argc, char **argv, const char *shortopts,
+	const struct option *longopts, sync_ctx *x, int own_opt, const char **own_arg, int *rc)
+{
+	int opt;
+	optind = 0;
+	while ((opt = cli_getopt(c, cmd, argc, argv, shortopts, longopts, rc)) != -1)
+		if (opt == -2)
+			return 1;
+	sync_begin(c, x);
+	optind = 0;
+	while ((opt = cli_getopt(c, cmd, argc, argv, shortopts, longopts, rc)) != -1)
+		if (!sync_opt(x, opt) && own_opt && opt == own_opt)
+			*own_arg = optarg ? optarg : "";
+	return 0;
+}
+
 /* --- fetch: what moved ------------------------------------------------------ */
 
 typedef struct {
@@ -250,17 +273,10 @@ int cmd_clone(cli *c, int argc, char **argv)
 	sync_ctx x;
 	char *shown = NULL, *head = NULL;
 	grove_strarray branches = { 0 };
-	int opt, rc = 0, err;
+	int rc = 0, err;
 
-	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "", longopts, &rc)) != -1)
-		if (opt == -2)
-			return rc;
-	/* Again, now that -q (which may come after the command) is known. */
-	sync_begin(c, &x);
-	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "", longopts, &rc)) != -1)
-		sync_opt(&x, opt);
+	if (sync_args(c, cmd, argc, argv, "", longopts, &x, 0, NULL, &rc))
+		return rc;
 	if (argc - optind != 2)
 		return cli_usage_error(c, cmd, "clone: needs URL and LOCATION");
 	if (grove_url_redact(argv[optind], &shown) < 0)
@@ -306,16 +322,10 @@ int cmd_fetch(cli *c, int argc, char **argv)
 	static const struct option longopts[] = { SYNC_LONGOPTS, { 0 } };
 	const cli_command *cmd = cli_find_command("fetch");
 	sync_ctx x;
-	int opt, rc = 0;
+	int rc = 0;
 
-	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "", longopts, &rc)) != -1)
-		if (opt == -2)
-			return rc;
-	sync_begin(c, &x);
-	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "", longopts, &rc)) != -1)
-		sync_opt(&x, opt);
+	if (sync_args(c, cmd, argc, argv, "", longopts, &x, 0, NULL, &rc))
+		return rc;
 	if (argc - optind > 1)
 		return cli_usage_error(c, cmd, "fetch: too many arguments");
 	if ((rc = cli_open(c, 0)) != 0)
@@ -357,17 +367,10 @@ int cmd_pull(cli *c, int argc, char **argv)
 	grove_oid before, after;
 	cli_identity ident;
 	sync_ctx x;
-	int opt, rc = 0, err, unborn = 0;
+	int rc = 0, err, unborn = 0;
 
-	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "m:", longopts, &rc)) != -1)
-		if (opt == -2)
-			return rc;
-	sync_begin(c, &x);
-	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "m:", longopts, &rc)) != -1)
-		if (!sync_opt(&x, opt) && opt == 'm')
-			message = optarg;
+	if (sync_args(c, cmd, argc, argv, "m:", longopts, &x, 'm', &message, &rc))
+		return rc;
 	if (argc - optind > 2)
 		return cli_usage_error(c, cmd, "pull: too many arguments");
 	if (optind < argc)
@@ -431,19 +434,13 @@ int cmd_push(cli *c, int argc, char **argv)
 	};
 	const cli_command *cmd = cli_find_command("push");
 	const char *remote = "origin";
+	const char *force = NULL;
 	sync_ctx x;
-	int opt, rc = 0, err, force = 0;
+	int rc = 0, err;
 
-	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "f", longopts, &rc)) != -1)
-		if (opt == -2)
-			return rc;
-	sync_begin(c, &x);
-	optind = 0;
-	while ((opt = cli_getopt(c, cmd, argc, argv, "f", longopts, &rc)) != -1)
-		if (!sync_opt(&x, opt) && opt == 'f')
-			force = 1;
-	x.opts.force = force;
+	if (sync_args(c, cmd, argc, argv, "f", longopts, &x, 'f', &force, &rc))
+		return rc;
+	x.opts.force = force != NULL;
 	if (optind < argc)
 		remote = argv[optind++];
 	if ((rc = cli_open(c, 0)) != 0)
