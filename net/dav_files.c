@@ -361,32 +361,14 @@ void grove__dav_files_put(grove__dav_ctx *c)
 		grove__dav_send_status(c, status);
 		return;
 	}
-	grove_oid blob;
-	char etag[GROVE_OID_HEXSZ + 3];
-	grove_object_hash(GROVE_OBJ_BLOB, op.data, len, &blob);
-	grove__dav_etag(etag, &blob);
-	grove__http_res_header(c->res, "ETag", etag);
-	grove__http_res_send(c->res, op.created ? 201 : 204, NULL, NULL, 0);
+	grove__dav_send_put_done(c, op.data, len, op.created);
 }
 
 /* ---- DELETE (collections with everything below them) ------------------------------- */
 
 static int del_check(void *arg, grove_view *base)
 {
-	grove__dav_ctx *c = arg;
-	grove__dav_res r;
-	int status = grove__dav_res_load(c, base, &c->path, &r);
-	if (status)
-		return status;
-	if (!r.exists) {
-		status = 404;
-	} else {
-		char etag[GROVE_OID_HEXSZ + 3];
-		grove__dav_etag(etag, &r.id);
-		status = grove__dav_preconditions(c->req, etag, 0);
-	}
-	grove__dav_res_dispose(&r);
-	return status;
+	return grove__dav_delete_check(arg, base);
 }
 
 static int del_build(void *arg, grove_txn *txn, grove_view *base)

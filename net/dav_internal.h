@@ -64,6 +64,11 @@ void grove__dav_send_status(grove__dav_ctx *c, int status);
  * the resource does not exist): 0, or 412 (304 for a GET's If-None-Match
  * when is_read). */
 int grove__dav_preconditions(grove__http_request *req, const char *etag, int is_read);
+/* DELETE's checks against one base: the resource exists (else 404) and
+ * If-Match / If-None-Match hold for its ETag.  0 or an HTTP status. */
+int grove__dav_delete_check(grove__dav_ctx *c, grove_view *base);
+/* Answers a successful PUT of body: its ETag, 201 when created, else 204. */
+void grove__dav_send_put_done(grove__dav_ctx *c, const void *body, size_t len, int created);
 
 /* Validation of uploaded data: 0, or -1 with a precondition element name
  * in *cond and a message in grove_error_message(). */

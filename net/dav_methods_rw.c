@@ -196,46 +196,23 @@ void grove__dav_do_put(grove__dav_ctx *c)
 	free(op.conflict);
 	if (status)
 		return;
-	grove_oid blob;
-	char etag[GROVE_OID_HEXSZ + 3];
-	grove_object_hash(GROVE_OBJ_BLOB, body, len, &blob);
-	grove__dav_etag(etag, &blob);
-	grove__http_res_header(c->res, "ETag", etag);
-	grove__http_res_send(c->res, op.created ? 201 : 204, NULL, NULL, 0);
+	grove__dav_send_put_done(c, body, len, op.created);
 }
 
 /* ---- DELETE --------------------------------------------------------------------- */
 
-typedef struct {
-	grove__dav_ctx *c;
-} del_op;
-
 static int del_check(void *arg, grove_view *base)
 {
-	del_op *op = arg;
-	grove__dav_res r;
-	int status = grove__dav_res_load(op->c, base, &op->c->path, &r);
-	if (status)
-		return status;
-	if (!r.exists) {
-		status = 404;
-	} else {
-		/* an object's ETag is its blob id, a collection's its tree id */
-		char etag[GROVE_OID_HEXSZ + 3];
-		grove__dav_etag(etag, &r.id);
-		status = grove__dav_preconditions(op->c->req, etag, 0);
-	}
-	grove__dav_res_dispose(&r);
-	return status;
+	return grove__dav_delete_check(arg, base);
 }
 
 static int del_build(void *arg, grove_txn *txn, grove_view *base)
 {
-	del_op *op = arg;
-	int status = del_check(arg, base);
+	grove__dav_ctx *c = arg;
+	int status = grove__dav_delete_check(c, base);
 	if (status)
 		return status;
-	return grove_txn_remove(txn, op->c->path.key) < 0 ? 500 : 0;
+	return grove_txn_remove(txn, c->path.key) < 0 ? 500 : 0;
 }
 
 void grove__dav_do_delete(grove__dav_ctx *c)
@@ -248,8 +225,7 @@ void grove__dav_do_delete(grove__dav_ctx *c)
 		grove__dav_send_status(c, 403);
 		return;
 	}
-	del_op op = { c };
-	grove__dav_write w = { del_build, del_check, &op };
+	grove__dav_write w = { del_build, del_check, c };
 	grove__dav_change ch;
 	grove__dav_change_init(c, &ch);
 	grove_oid commit;

@@ -109,6 +109,34 @@ int grove__dav_preconditions(grove__http_request *req, const char *etag, int is_
 	return 0;
 }
 
+int grove__dav_delete_check(grove__dav_ctx *c, grove_view *base)
+{
+	grove__dav_res r;
+	int status = grove__dav_res_load(c, base, &c->path, &r);
+	if (status)
+		return status;
+	if (!r.exists) {
+		status = 404;
+	} else {
+		/* an object's ETag is its blob id, a collection's its tree id */
+		char etag[GROVE_OID_HEXSZ + 3];
+		grove__dav_etag(etag, &r.id);
+		status = grove__dav_preconditions(c->req, etag, 0);
+	}
+	grove__dav_res_dispose(&r);
+	return status;
+}
+
+void grove__dav_send_put_done(grove__dav_ctx *c, const void *body, size_t len, int created)
+{
+	grove_oid blob;
+	char etag[GROVE_OID_HEXSZ + 3];
+	grove_object_hash(GROVE_OBJ_BLOB, body, len, &blob);
+	grove__dav_etag(etag, &blob);
+	grove__http_res_header(c->res, "ETag", etag);
+	grove__http_res_send(c->res, created ? 201 : 204, NULL, NULL, 0);
+}
+
 void grove__dav_change_init(grove__dav_ctx *c, grove__dav_change *ch)
 {
 	memset(ch, 0, sizeof(*ch));
