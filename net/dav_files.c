@@ -290,18 +290,7 @@ int grove__dav_files_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *
 		return 1;
 	}
 	/* dead properties (displayname included); no locks: not class 2 */
-	char *clark = grove__dav_clark(ns, name);
-	if (!clark)
-		return -1;
-	const grove__dav_prop *p = grove__dav_props_get(&r->props, clark);
-	free(clark);
-	if (!p)
-		return 0;
-	if (p->is_xml)
-		grove__dav_xw_raw(w, p->value, strlen(p->value));
-	else
-		grove__dav_xw_leaf(w, ns, name, p->value);
-	return 1;
+	return grove__dav_prop_write_stored(&r->props, ns, name, w);
 }
 
 /* ---- PUT ----------------------------------------------------------------------------- */

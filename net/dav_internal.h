@@ -80,6 +80,10 @@ int grove__carddav_validate(const char *data, size_t len, const char **cond);
  * 0 not found, < 0 error. */
 int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, const char *ns,
 			const char *name, grove__dav_xw *w);
+/* Writes a stored (dead or client-set) property {ns}name from props: 1
+ * written, 0 not stored, -1 out of memory. */
+int grove__dav_prop_write_stored(const grove__dav_props *props, const char *ns, const char *name,
+				 grove__dav_xw *w);
 /* Applies a set (value non-NULL) or remove to props; 0 or an HTTP status
  * (403 protected, 409 bad value) with *cond naming a precondition. */
 int grove__dav_prop_apply(grove__dav_props *props, grove__dav_family fam,

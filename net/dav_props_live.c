@@ -83,6 +83,23 @@ static int is(const char *ns, const char *name, const char *want_ns, const char 
 	return strcmp(ns, want_ns) == 0 && strcmp(name, want) == 0;
 }
 
+int grove__dav_prop_write_stored(const grove__dav_props *props, const char *ns, const char *name,
+				 grove__dav_xw *w)
+{
+	char *clark = grove__dav_clark(ns, name);
+	if (!clark)
+		return -1;
+	const grove__dav_prop *p = grove__dav_props_get(props, clark);
+	free(clark);
+	if (!p)
+		return 0;
+	if (p->is_xml)
+		grove__dav_xw_raw(w, p->value, strlen(p->value));
+	else
+		grove__dav_xw_leaf(w, ns, name, p->value);
+	return 1;
+}
+
 int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, const char *ns,
 			const char *name, grove__dav_xw *w)
 {
@@ -278,18 +295,7 @@ int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, con
 	}
 	if (coll) {
 		/* stored: displayname, descriptions, timezone, colour, dead ones */
-		char *clark = grove__dav_clark(ns, name);
-		if (!clark)
-			return -1;
-		const grove__dav_prop *p = grove__dav_props_get(&r->props, clark);
-		free(clark);
-		if (!p)
-			return 0;
-		if (p->is_xml)
-			grove__dav_xw_raw(w, p->value, strlen(p->value));
-		else
-			grove__dav_xw_leaf(w, ns, name, p->value);
-		return 1;
+		return grove__dav_prop_write_stored(&r->props, ns, name, w);
 	}
 	return 0;
 }
