@@ -59,6 +59,12 @@ void grove__dav_send_xml(grove__dav_ctx *c, int status, grove__dav_xw *w);
 /* Answers status with <D:error><ns:cond/></D:error>. */
 void grove__dav_send_cond(grove__dav_ctx *c, int status, const char *ns, const char *cond);
 void grove__dav_send_status(grove__dav_ctx *c, int status);
+/* <D:status>HTTP/1.1 NNN Reason</D:status> */
+void grove__dav_status_line(grove__dav_xw *w, int status);
+/* A multistatus <D:response> for href: the found properties under 200 (an
+ * empty 200 propstat when none were asked for), the missing ones under 404. */
+void grove__dav_propstat_response(grove__dav_xw *w, const char *href, const grove__dav_xw *found,
+				  const grove__dav_xw *missing);
 
 /* Evaluates If-Match / If-None-Match against the current ETag (NULL when
  * the resource does not exist): 0, or 412 (304 for a GET's If-None-Match

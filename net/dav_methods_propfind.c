@@ -55,13 +55,6 @@ static int split_clark(const char *clark, char **ns, const char **local)
 	return *ns ? 0 : -1;
 }
 
-static void status_line(grove__dav_xw *w, int status)
-{
-	char line[64];
-	snprintf(line, sizeof(line), "HTTP/1.1 %d %s", status, grove__dav_reason(status));
-	grove__dav_xw_leaf(w, DAV_NS_DAV, "status", line);
-}
-
 /* One property into found or missing. */
 static int one(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, const char *ns,
 	       const char *name, grove__dav_xw *found, grove__dav_xw *missing, int names_only)
@@ -144,25 +137,7 @@ static int response(grove__dav_ctx *c, grove_view *v, grove__dav_res *r,
 	if (rc == 0 && (found.rc < 0 || missing.rc < 0))
 		rc = -1;
 	if (rc == 0) {
-		grove__dav_xw_open(w, DAV_NS_DAV, "response");
-		grove__dav_xw_leaf(w, DAV_NS_DAV, "href", r->href);
-		if (found.buf.len || !missing.buf.len) {
-			grove__dav_xw_open(w, DAV_NS_DAV, "propstat");
-			grove__dav_xw_open(w, DAV_NS_DAV, "prop");
-			grove__dav_xw_raw(w, found.buf.data ? found.buf.data : "", found.buf.len);
-			grove__dav_xw_close(w);
-			status_line(w, 200);
-			grove__dav_xw_close(w);
-		}
-		if (missing.buf.len) {
-			grove__dav_xw_open(w, DAV_NS_DAV, "propstat");
-			grove__dav_xw_open(w, DAV_NS_DAV, "prop");
-			grove__dav_xw_raw(w, missing.buf.data, missing.buf.len);
-			grove__dav_xw_close(w);
-			status_line(w, 404);
-			grove__dav_xw_close(w);
-		}
-		grove__dav_xw_close(w);
+		grove__dav_propstat_response(w, r->href, &found, &missing);
 	}
 	grove__dav_xw_dispose(&found);
 	grove__dav_xw_dispose(&missing);

@@ -137,18 +137,11 @@ int grove__dav_text_match(const char *value, const char *text, const char *colla
 
 /* ---- responses ------------------------------------------------------------------ */
 
-static void status_line(grove__dav_xw *w, int status)
-{
-	char line[64];
-	snprintf(line, sizeof(line), "HTTP/1.1 %d %s", status, grove__dav_reason(status));
-	grove__dav_xw_leaf(w, DAV_NS_DAV, "status", line);
-}
-
 void grove__dav_report_status(grove__dav_report *r, const char *href, int status)
 {
 	grove__dav_xw_open(&r->w, DAV_NS_DAV, "response");
 	grove__dav_xw_leaf(&r->w, DAV_NS_DAV, "href", href);
-	status_line(&r->w, status);
+	grove__dav_status_line(&r->w, status);
 	grove__dav_xw_close(&r->w);
 }
 
@@ -249,26 +242,7 @@ int grove__dav_report_object(grove__dav_report *r, const char *href, const char 
 	if (status == 0 && (found.rc < 0 || missing.rc < 0))
 		status = 500;
 	if (status == 0) {
-		grove__dav_xw *w = &r->w;
-		grove__dav_xw_open(w, DAV_NS_DAV, "response");
-		grove__dav_xw_leaf(w, DAV_NS_DAV, "href", href);
-		if (found.buf.len || !missing.buf.len) {
-			grove__dav_xw_open(w, DAV_NS_DAV, "propstat");
-			grove__dav_xw_open(w, DAV_NS_DAV, "prop");
-			grove__dav_xw_raw(w, found.buf.data ? found.buf.data : "", found.buf.len);
-			grove__dav_xw_close(w);
-			status_line(w, 200);
-			grove__dav_xw_close(w);
-		}
-		if (missing.buf.len) {
-			grove__dav_xw_open(w, DAV_NS_DAV, "propstat");
-			grove__dav_xw_open(w, DAV_NS_DAV, "prop");
-			grove__dav_xw_raw(w, missing.buf.data, missing.buf.len);
-			grove__dav_xw_close(w);
-			status_line(w, 404);
-			grove__dav_xw_close(w);
-		}
-		grove__dav_xw_close(w);
+		grove__dav_propstat_response(&r->w, href, &found, &missing);
 	}
 	grove_buf_dispose(&owned);
 	grove__dav_xw_dispose(&found);

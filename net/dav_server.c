@@ -40,6 +40,37 @@ void grove__dav_send_status(grove__dav_ctx *c, int status)
 	grove__http_res_error(c->res, status);
 }
 
+void grove__dav_status_line(grove__dav_xw *w, int status)
+{
+	char line[64];
+	snprintf(line, sizeof(line), "HTTP/1.1 %d %s", status, grove__dav_reason(status));
+	grove__dav_xw_leaf(w, DAV_NS_DAV, "status", line);
+}
+
+void grove__dav_propstat_response(grove__dav_xw *w, const char *href, const grove__dav_xw *found,
+				  const grove__dav_xw *missing)
+{
+	grove__dav_xw_open(w, DAV_NS_DAV, "response");
+	grove__dav_xw_leaf(w, DAV_NS_DAV, "href", href);
+	if (found->buf.len || !missing->buf.len) {
+		grove__dav_xw_open(w, DAV_NS_DAV, "propstat");
+		grove__dav_xw_open(w, DAV_NS_DAV, "prop");
+		grove__dav_xw_raw(w, found->buf.data ? found->buf.data : "", found->buf.len);
+		grove__dav_xw_close(w);
+		grove__dav_status_line(w, 200);
+		grove__dav_xw_close(w);
+	}
+	if (missing->buf.len) {
+		grove__dav_xw_open(w, DAV_NS_DAV, "propstat");
+		grove__dav_xw_open(w, DAV_NS_DAV, "prop");
+		grove__dav_xw_raw(w, missing->buf.data, missing->buf.len);
+		grove__dav_xw_close(w);
+		grove__dav_status_line(w, 404);
+		grove__dav_xw_close(w);
+	}
+	grove__dav_xw_close(w);
+}
+
 void grove__dav_send_xml(grove__dav_ctx *c, int status, grove__dav_xw *w)
 {
 	if (w->rc < 0) {
