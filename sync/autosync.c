@@ -287,7 +287,7 @@ static int push_if_ahead(grove_sync *s, uint64_t *gen_out)
 static int cycle(grove_sync *s, int do_fetch)
 {
 	uint64_t gen = 0;
-	grove_oid local, up;
+	grove_oid local = { { 0 } }, up = { { 0 } };
 	size_t ahead = 0, behind = 0;
 	int rc = 0;
 
