@@ -1,6 +1,6 @@
-/* The DAV server driven in memory for the REPORT tests: requests are fed
- * to an HTTP session whose transport is a buffer, against a mem: store
- * (the same harness as test_dav.c). */
+/* The DAV server driven in memory for the DAV and REPORT tests: requests
+ * are fed to an HTTP session whose transport is a buffer, against a mem:
+ * store. */
 #ifndef GROVE_TEST_DAV_HARNESS_H
 #define GROVE_TEST_DAV_HARNESS_H
 
