@@ -10,7 +10,7 @@
 #   BENCH_DAV_SCALE=a,b    other sizes grove runs at (1000,100000; "" for none)
 #   BENCH_DAV_SECS=s       timed loop per request type for grove (2)
 #   BENCH_DAV_PEER_SECS=s  the same for the peers (4)
-#   BENCH_DAV_PEERS=list   xandikos,radicale
+#   BENCH_DAV_PEERS=list   xandikos,radicale ("" for grove only)
 #   BENCH_DAV_TMP=dir      scratch directory (default build/bench-dav-tmp.PID, removed)
 #
 # Data sets are made once per size and dav_gen.py version under
@@ -84,6 +84,6 @@ rc=0
 $PY -W ignore::DeprecationWarning "$HERE/dav_bench.py" --grove "$GROVE" --load "$LOAD" \
 	--data "$DATA" --tmp "$TMP" --n "$N" --scale "$SCALE" \
 	--secs "${BENCH_DAV_SECS:-2}" --peer-secs "${BENCH_DAV_PEER_SECS:-4}" \
-	--peers "${BENCH_DAV_PEERS:-xandikos,radicale}" || rc=$?
+	--peers "${BENCH_DAV_PEERS-xandikos,radicale}" || rc=$?
 rm -rf "$TMP"
 exit $rc
