@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 fail() { echo "FAIL: $*" >&2; [ -n "${SERVER_LOG:-}" ] && [ -f "$SERVER_LOG" ] && tail -30 "$SERVER_LOG" >&2; exit 1; }
 . "$here/lib/git_server.bash"
+. "$here/lib/git_source.bash"
 DAEMON_PID=
 cleanup() {
 	if [ -n "$DAEMON_PID" ]; then kill -KILL "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true; fi
@@ -30,24 +31,7 @@ dul() { /usr/bin/python3 "$here/lib/dulwich_client.py" "$@"; }
 /usr/bin/python3 -c 'import dulwich' 2>/dev/null || fail "python3-dulwich is not installed (make deps)"
 
 # --- a git-made source: history, a merge, annotated and lightweight tags ----
-git init -q src
-t=1600000000
-commit() { # commit FILE CONTENT MSG
-	mkdir -p "$(dirname "src/$1")"
-	echo "$2" >"src/$1"
-	git -C src add "$1"
-	t=$((t + 86400))
-	GIT_AUTHOR_DATE="@$t +0000" GIT_COMMITTER_DATE="@$t +0000" git -C src commit -qm "$3"
-}
-commit a.txt one c1
-commit dir/b.txt two c2
-git -C src tag -a v1 -m "release 1"
-git -C src checkout -qb side
-commit side.txt s1 s1
-git -C src checkout -q main
-commit c.txt three c3
-t=$((t + 86400))
-GIT_AUTHOR_DATE="@$t +0000" GIT_COMMITTER_DATE="@$t +0000" git -C src merge -q --no-edit side
+make_source
 git -C src tag light
 commit big.txt "$(seq 1 3000)" c5
 

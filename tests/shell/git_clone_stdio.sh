@@ -8,6 +8,7 @@
 set -eu
 GROVE=${GROVE:-build/test/grove}
 GROVE=$(cd "$(dirname "$GROVE")" && pwd)/$(basename "$GROVE")
+here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -19,18 +20,11 @@ git config --global init.defaultBranch main
 git config --global protocol.file.allow always
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$here/lib/git_source.bash"
 UP="$GROVE upload-pack"
 
 # --- a git-made source: branches, a merge, tags (one annotated) -----------
 git init -q src
-t=1600000000
-commit() { # commit FILE CONTENT MSG
-	mkdir -p "$(dirname "src/$1")"
-	echo "$2" >"src/$1"
-	git -C src add "$1"
-	t=$((t + 86400))
-	GIT_AUTHOR_DATE="@$t +0000" GIT_COMMITTER_DATE="@$t +0000" git -C src commit -qm "$3"
-}
 commit a.txt one c1
 commit dir/sub/b.txt two c2
 git -C src tag -a v1 -m "release 1"
@@ -40,8 +34,7 @@ commit side.txt s1 s1
 commit dir/sub/b.txt side-b s2
 git -C src checkout -q main
 commit c.txt four c4
-t=$((t + 86400))
-GIT_AUTHOR_DATE="@$t +0000" GIT_COMMITTER_DATE="@$t +0000" git -C src merge -q --no-edit side
+merge_side
 git -C src tag light
 commit big.bin "$(head -c 3000 /dev/zero | tr '\0' x)" c6
 git clone -q --bare src src.git

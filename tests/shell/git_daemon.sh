@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 fail() { echo "FAIL: $*" >&2; [ -n "${SERVER_LOG:-}" ] && [ -f "$SERVER_LOG" ] && tail -30 "$SERVER_LOG" >&2; exit 1; }
 . "$here/lib/git_server.bash"
+. "$here/lib/git_source.bash"
 cleanup() { kill_server; [ -n "${KEEP:-}" ] || rm -rf "$tmp"; }
 trap cleanup EXIT
 cd "$tmp"
@@ -25,24 +26,7 @@ git config --global init.defaultBranch main
 git config --global advice.detachedHead false
 
 # --- a git-made source with history, a merge and tags ---------------------
-git init -q src
-t=1600000000
-commit() { # commit FILE CONTENT MSG
-	mkdir -p "$(dirname "src/$1")"
-	echo "$2" >"src/$1"
-	git -C src add "$1"
-	t=$((t + 86400))
-	GIT_AUTHOR_DATE="@$t +0000" GIT_COMMITTER_DATE="@$t +0000" git -C src commit -qm "$3"
-}
-commit a.txt one c1
-commit dir/b.txt two c2
-git -C src tag -a v1 -m "release 1"
-git -C src checkout -qb side
-commit side.txt s1 s1
-git -C src checkout -q main
-commit c.txt three c3
-t=$((t + 86400))
-GIT_AUTHOR_DATE="@$t +0000" GIT_COMMITTER_DATE="@$t +0000" git -C src merge -q --no-edit side
+make_source
 commit big.bin "$(head -c 5000 /dev/zero | tr '\0' x)" c5
 git clone -q --bare src src.git
 
