@@ -23,11 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$tmp"
-export GIT_AUTHOR_NAME=T GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=T GIT_COMMITTER_EMAIL=t@example.com
+sync_client_env
 export GROVE_AUTHOR_NAME=T GROVE_AUTHOR_EMAIL=t@example.com
-export GIT_CONFIG_NOSYSTEM=1 HOME="$tmp"
-git config --global init.defaultBranch main
-unset GROVE_REMOTE_USER GROVE_REMOTE_PASSWORD GROVE_REMOTE_TOKEN || true
 
 SECRET='Pw-9f3kQ-secret'
 refs_of() { "$GROVE" -C "$1" branch -v; git --git-dir="$2" for-each-ref 2>/dev/null | grep -v refs/grove/config || true; }

@@ -24,20 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$tmp"
-export GIT_AUTHOR_NAME=T GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=T GIT_COMMITTER_EMAIL=t@example.com
+sync_client_env
 export GROVE_AUTHOR_NAME=T GROVE_AUTHOR_EMAIL=t@example.com
-export GIT_CONFIG_NOSYSTEM=1 HOME="$tmp"
-git config --global init.defaultBranch main
-unset GROVE_REMOTE_USER GROVE_REMOTE_PASSWORD GROVE_REMOTE_TOKEN || true
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-	for i in $(seq 1 100); do
-		/usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	fail "nothing listens on port $1"
-}
 
 # A git-made history: two commits, a tag, a directory.
 git init -q src
