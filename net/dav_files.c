@@ -263,15 +263,7 @@ int grove__dav_files_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *
 		return 1;
 	}
 	if (is(ns, name, "getcontentlength") && obj) {
-		grove_otype t;
-		grove_buf b = { 0 };
-		if (grove_object_read(c->srv->st.g, &r->id, &t, &b) < 0)
-			return -1;
-		char num[32];
-		snprintf(num, sizeof(num), "%zu", b.size);
-		grove_buf_dispose(&b);
-		grove__dav_xw_leaf(w, ns, name, num);
-		return 1;
+		return grove__dav_prop_write_length(c, r, ns, name, w);
 	}
 	if (is(ns, name, "getlastmodified")) {
 		char lm[64];

@@ -86,6 +86,10 @@ int grove__carddav_validate(const char *data, size_t len, const char **cond);
  * 0 not found, < 0 error. */
 int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, const char *ns,
 			const char *name, grove__dav_xw *w);
+/* Writes getcontentlength, the size of the object r: 1, or -1 when it
+ * cannot be read. */
+int grove__dav_prop_write_length(grove__dav_ctx *c, const grove__dav_res *r, const char *ns,
+				 const char *name, grove__dav_xw *w);
 /* Writes a stored (dead or client-set) property {ns}name from props: 1
  * written, 0 not stored, -1 out of memory. */
 int grove__dav_prop_write_stored(const grove__dav_props *props, const char *ns, const char *name,

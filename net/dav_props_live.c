@@ -83,6 +83,20 @@ static int is(const char *ns, const char *name, const char *want_ns, const char 
 	return strcmp(ns, want_ns) == 0 && strcmp(name, want) == 0;
 }
 
+int grove__dav_prop_write_length(grove__dav_ctx *c, const grove__dav_res *r, const char *ns,
+				 const char *name, grove__dav_xw *w)
+{
+	grove_otype t;
+	grove_buf b = { 0 };
+	if (grove_object_read(c->srv->st.g, &r->id, &t, &b) < 0)
+		return -1;
+	char num[32];
+	snprintf(num, sizeof(num), "%zu", b.size);
+	grove_buf_dispose(&b);
+	grove__dav_xw_leaf(w, ns, name, num);
+	return 1;
+}
+
 int grove__dav_prop_write_stored(const grove__dav_props *props, const char *ns, const char *name,
 				 grove__dav_xw *w)
 {
@@ -140,15 +154,7 @@ int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, con
 		return 1;
 	}
 	if (is(ns, name, DAV_NS_DAV, "getcontentlength") && obj) {
-		grove_otype t;
-		grove_buf b = { 0 };
-		if (grove_object_read(c->srv->st.g, &r->id, &t, &b) < 0)
-			return -1;
-		char num[32];
-		snprintf(num, sizeof(num), "%zu", b.size);
-		grove_buf_dispose(&b);
-		grove__dav_xw_leaf(w, ns, name, num);
-		return 1;
+		return grove__dav_prop_write_length(c, r, ns, name, w);
 	}
 	if (is(ns, name, DAV_NS_DAV, "getlastmodified") && (obj || coll)) {
 		char lm[64];
