@@ -97,15 +97,7 @@ for v in 0 2; do
 	$G clone -q "$URL/full" full$v || fail "clone v$v"
 	git -C full$v fsck --strict >/dev/null 2>&1 || fail "fsck full$v"
 	[ "$(refs_of full$v)" = "$src_refs" ] || fail "refs differ (v$v)"
-	$G clone -q --depth 1 "$URL/full" shallow$v || fail "shallow clone v$v"
-	[ "$(git -C shallow$v rev-list --count HEAD)" = 1 ] || fail "depth 1 v$v"
-	git -C shallow$v fsck --strict >/dev/null 2>&1 || fail "fsck shallow$v"
-	$G clone -q --filter=blob:none --no-checkout "$URL/full" partial$v || fail "partial clone v$v"
-	missing=$(git -C partial$v rev-list --objects --missing=print HEAD | grep -c '^?' || true)
-	[ "$missing" -gt 0 ] || fail "blob:none sent blobs (v$v)"
-	git -C partial$v -c protocol.version=$v checkout -q main || fail "lazy blob fetch v$v"
-	[ "$(cat partial$v/a.txt)" = one ] || fail "lazy content v$v"
-	git -C partial$v fsck --strict >/dev/null 2>&1 || fail "fsck partial$v"
+	shallow_and_partial_clones "$v" "$URL/full"
 done
 
 # empty store: anonymous clone, first push with credentials, then every kind of push

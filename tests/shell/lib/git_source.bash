@@ -32,3 +32,21 @@ make_source() {
 	commit c.txt three c3
 	merge_side
 }
+
+# shallow_and_partial_clones V URL: with protocol version V, a --depth 1
+# clone of URL (one commit, fsck clean) as shallowV, and a
+# --filter=blob:none clone as partialV that lacks blobs until its checkout
+# fetches them lazily (a.txt is "one", fsck clean).
+shallow_and_partial_clones() {
+	local v=$1 url=$2 missing
+	local G="git -c protocol.version=$v"
+	$G clone -q --depth 1 "$url" shallow$v || fail "shallow clone v$v"
+	[ "$(git -C shallow$v rev-list --count HEAD)" = 1 ] || fail "depth 1 v$v"
+	git -C shallow$v fsck --strict >/dev/null 2>&1 || fail "fsck shallow$v"
+	$G clone -q --filter=blob:none --no-checkout "$url" partial$v || fail "partial clone v$v"
+	missing=$(git -C partial$v rev-list --objects --missing=print HEAD | grep -c '^?' || true)
+	[ "$missing" -gt 0 ] || fail "blob:none sent blobs (v$v)"
+	git -C partial$v -c protocol.version=$v checkout -q main || fail "lazy blob fetch v$v"
+	[ "$(cat partial$v/a.txt)" = one ] || fail "lazy content v$v"
+	git -C partial$v fsck --strict >/dev/null 2>&1 || fail "fsck partial$v"
+}
