@@ -102,5 +102,7 @@ int grove__backend_git_open(grove_backend **out, const char *path, const grove_o
 /* Resolves an object record into full content (inflating, applying deltas
  * via read on `be` for bases).  Shared by backends storing encoded records. */
 int grove__object_decode(grove_backend *be, const grove__object *rec, grove_buf *out);
+/* Forgets the delta bases cached for a backend; backends call it on close. */
+void grove__object_decode_forget(const grove_backend *be);
 
 #endif

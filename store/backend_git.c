@@ -896,6 +896,7 @@ static void git_close(grove_backend *be)
 	git_backend *gb = as_git(be);
 	if (!gb)
 		return;
+	grove__object_decode_forget(be);
 	git_odb_free(gb->odb);
 	git_repository_free(gb->repo);
 	pthread_mutex_destroy(&gb->lock);

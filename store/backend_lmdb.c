@@ -414,6 +414,7 @@ static void lmdb_close(grove_backend *be)
 	grove__lmdb *h = H(be);
 	if (!h)
 		return;
+	grove__object_decode_forget(be);
 	if (h->e->nosync && !h->read_only)
 		grove__lmdb_sync(h->e);
 	grove__lmdb_env_release(h->e);

@@ -430,6 +430,7 @@ static int mem_remove_unreachable(grove_backend *be, int (*keep)(const grove_oid
 static void mem_close(grove_backend *be)
 {
 	mem_backend *m = (mem_backend *)be;
+	grove__object_decode_forget(be);
 	for (size_t i = 0; i < m->nbuckets; i++) {
 		mem_obj *o = m->buckets[i];
 		while (o) {

@@ -6,6 +6,7 @@
 #include "oid.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -18,6 +19,115 @@
 
 /* Chain depth of the decode in progress on this thread. */
 static _Thread_local unsigned decode_depth;
+
+/*
+ * Delta bases recently resolved, as git's delta base cache: reading a chain
+ * of N deltas one object at a time would otherwise cost O(N^2) delta
+ * applications.  Keyed by backend and object id; the content of an id never
+ * changes, so an entry can only be missing, never wrong.  Direct-mapped,
+ * bounded by BASE_CACHE_BUDGET bytes.
+ */
+#define BASE_CACHE_SLOTS 4096
+#define BASE_CACHE_STRIPES 16
+#define BASE_CACHE_BUDGET ((size_t)32 << 20)
+#define BASE_CACHE_MAX_ENTRY ((size_t)4 << 20)
+
+typedef struct {
+	const grove_backend *be;
+	grove_oid id;
+	grove_otype type;
+	size_t size;
+	unsigned char data[];
+} base_entry;
+
+static base_entry *base_slots[BASE_CACHE_SLOTS];
+static pthread_mutex_t base_locks[BASE_CACHE_STRIPES] = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+};
+static size_t base_bytes; /* atomic */
+
+static size_t base_slot(const grove_oid *id)
+{
+	uint32_t h;
+	memcpy(&h, id->id + 12, sizeof(h));
+	return h % BASE_CACHE_SLOTS;
+}
+
+static int base_cache_get(const grove_backend *be, const grove_oid *id, grove_otype *type, grove_buf *out)
+{
+	size_t s = base_slot(id);
+	base_entry *e;
+	int hit = 0;
+	pthread_mutex_lock(&base_locks[s % BASE_CACHE_STRIPES]);
+	e = base_slots[s];
+	if (e && e->be == be && grove__oid_equal(&e->id, id)) {
+		unsigned char *copy = malloc(e->size + 1);
+		if (copy) {
+			memcpy(copy, e->data, e->size);
+			copy[e->size] = '\0';
+			out->data = copy;
+			out->size = e->size;
+			*type = e->type;
+			hit = 1;
+		}
+	}
+	pthread_mutex_unlock(&base_locks[s % BASE_CACHE_STRIPES]);
+	return hit;
+}
+
+static void base_cache_put(const grove_backend *be, const grove_oid *id, grove_otype type,
+	const void *data, size_t size)
+{
+	size_t s = base_slot(id);
+	base_entry *e, *old;
+	if (size > BASE_CACHE_MAX_ENTRY)
+		return;
+	e = malloc(sizeof(*e) + size);
+	if (!e)
+		return; /* a cache may decline */
+	e->be = be;
+	e->id = *id;
+	e->type = type;
+	e->size = size;
+	memcpy(e->data, data, size);
+	pthread_mutex_lock(&base_locks[s % BASE_CACHE_STRIPES]);
+	old = base_slots[s];
+	if (!old && __atomic_load_n(&base_bytes, __ATOMIC_RELAXED) + size > BASE_CACHE_BUDGET) {
+		pthread_mutex_unlock(&base_locks[s % BASE_CACHE_STRIPES]);
+		free(e);
+		return;
+	}
+	base_slots[s] = e;
+	__atomic_add_fetch(&base_bytes, size, __ATOMIC_RELAXED);
+	if (old)
+		__atomic_sub_fetch(&base_bytes, old->size, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&base_locks[s % BASE_CACHE_STRIPES]);
+	free(old);
+}
+
+/* Drops every entry of a backend being closed, so a later backend at the
+ * same address cannot see them. */
+void grove__object_decode_forget(const grove_backend *be)
+{
+	for (size_t s = 0; s < BASE_CACHE_SLOTS; s++) {
+		base_entry *e;
+		pthread_mutex_lock(&base_locks[s % BASE_CACHE_STRIPES]);
+		e = base_slots[s];
+		if (e && e->be == be) {
+			base_slots[s] = NULL;
+			__atomic_sub_fetch(&base_bytes, e->size, __ATOMIC_RELAXED);
+		} else {
+			e = NULL;
+		}
+		pthread_mutex_unlock(&base_locks[s % BASE_CACHE_STRIPES]);
+		free(e);
+	}
+}
 
 /*
  * Inflates a zlib stream whose inflated length is not recorded (a stored
@@ -131,9 +241,13 @@ static int decode_delta(grove_backend *be, const grove__object *rec, grove_buf *
 			grove_oid_tohex(hex, &rec->id));
 	if ((rc = grove__delta_inflate(rec->data, rec->data_len, &delta)) < 0)
 		goto done;
-	decode_depth++;
-	rc = be->ops->read(be, &rec->base, &base_type, &base);
-	decode_depth--;
+	if (!base_cache_get(be, &rec->base, &base_type, &base)) {
+		decode_depth++;
+		rc = be->ops->read(be, &rec->base, &base_type, &base);
+		decode_depth--;
+		if (rc == 0)
+			base_cache_put(be, &rec->base, base_type, base.data, base.size);
+	}
 	if (rc < 0) {
 		if (rc == GROVE_ENOTFOUND)
 			rc = GROVE_ECORRUPT;

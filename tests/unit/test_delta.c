@@ -247,9 +247,12 @@ Test(object_decode, plain_zlib_and_delta_chain)
 	grove_oid_fromhex(&c->base, "dddddddddddddddddddddddddddddddddddddddd");
 	cr_assert_eq(grove__object_decode(&f.be, c, &out), GROVE_ECORRUPT);
 
-	/* cycle: B against C, C against B -> depth limit, no stack overflow */
+	/* cycle: B against C, C against B -> depth limit, no stack overflow.
+	 * Rewriting B under the same id cannot happen in a real store, so the
+	 * delta base cache (which relies on that) is told to forget it. */
 	grove_oid_fromhex(&c->base, ID_B);
 	grove_oid_fromhex(&b->base, ID_C);
+	grove__object_decode_forget(&f.be);
 	cr_assert_eq(grove__object_decode(&f.be, c, &out), GROVE_ECORRUPT);
 	cr_assert(strstr(grove_error_message(), "deeper"), "%s", grove_error_message());
 
