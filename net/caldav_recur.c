@@ -5,6 +5,8 @@
 #include "dav_report.h"
 #include "error.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,6 +45,102 @@ int grove__caldav_range(const grove__dav_xnode *e, int need_one, time_t *start, 
 
 /* ---- time zones ---------------------------------------------------------------- */
 
+/* A process-wide set of expanded zones, one per distinct VTIMEZONE text.
+ * libical computes a zone's UTC offset changes lazily, per icaltimezone,
+ * by running the VTIMEZONE's RRULEs from its first DTSTART on (through
+ * ICU): every parsed object carries a fresh, unexpanded copy of the same
+ * few zones, and expanding them again for every object was most of the
+ * cost of PUT and calendar-query.  Zones here are keyed by their full
+ * text (hash + exact compare), so two zones share only when they say the
+ * same thing.  Entries are never evicted (callers keep the pointers in
+ * icaltimetype values): when the set is full, new zones are simply not
+ * shared.  libical serialises the lazy expansion of a zone's changes with
+ * its own mutex, as it must for its built-in zones, which are shared by
+ * every thread already. */
+#define SHARED_ZONES 256
+
+typedef struct {
+	uint64_t hash;
+	char *text;
+	icaltimezone *zone;
+} shared_zone;
+
+static pthread_mutex_t zones_lock = PTHREAD_MUTEX_INITIALIZER;
+static shared_zone zones[SHARED_ZONES];
+static size_t nzones;
+
+static uint64_t text_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static icaltimezone *zones_find(uint64_t h, const char *text)
+{
+	for (size_t i = 0; i < nzones; i++)
+		if (zones[i].hash == h && strcmp(zones[i].text, text) == 0)
+			return zones[i].zone;
+	return NULL;
+}
+
+static int zones_member(const icaltimezone *z)
+{
+	pthread_mutex_lock(&zones_lock);
+	int found = 0;
+	for (size_t i = 0; i < nzones && !found; i++)
+		found = zones[i].zone == z;
+	pthread_mutex_unlock(&zones_lock);
+	return found;
+}
+
+/* The shared zone equal to vtz (a VTIMEZONE component), created on first
+ * use; NULL when it cannot be shared (no memory, set full). */
+static icaltimezone *zone_shared(icalcomponent *vtz)
+{
+	char *text = icalcomponent_as_ical_string_r(vtz);
+	if (!text)
+		return NULL;
+	uint64_t h = text_hash(text);
+	pthread_mutex_lock(&zones_lock);
+	icaltimezone *z = zones_find(h, text);
+	int full = nzones == SHARED_ZONES;
+	pthread_mutex_unlock(&zones_lock);
+	if (z || full) {
+		icalmemory_free_buffer(text);
+		return z;
+	}
+	icalcomponent *copy = icalcomponent_new_clone(vtz);
+	icaltimezone *nz = copy ? icaltimezone_new() : NULL;
+	char *key = grove__strdup(text);
+	icalmemory_free_buffer(text);
+	if (!nz || !key || !icaltimezone_set_component(nz, copy)) {
+		if (nz)
+			icaltimezone_free(nz, 1);
+		if (copy)
+			icalcomponent_free(copy);
+		free(key);
+		return NULL;
+	}
+	pthread_mutex_lock(&zones_lock);
+	z = zones_find(h, key); /* another thread may have added it meanwhile */
+	if (!z && nzones < SHARED_ZONES) {
+		zones[nzones].hash = h;
+		zones[nzones].text = key;
+		zones[nzones].zone = nz;
+		nzones++;
+		z = nz;
+		nz = NULL;
+		key = NULL;
+	}
+	pthread_mutex_unlock(&zones_lock);
+	if (nz)
+		icaltimezone_free(nz, 1);
+	free(key);
+	return z;
+}
+
 icaltimezone *grove__caldav_tz_from_text(const char *text)
 {
 	if (!text || !*text)
@@ -54,7 +152,9 @@ icaltimezone *grove__caldav_tz_from_text(const char *text)
 				     ? cal
 				     : icalcomponent_get_first_component(cal, ICAL_VTIMEZONE_COMPONENT);
 	icaltimezone *tz = NULL;
-	if (vtz) {
+	if (vtz && icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY))
+		tz = zone_shared(vtz);
+	if (vtz && !tz) {
 		icalcomponent *copy = icalcomponent_new_clone(vtz);
 		tz = copy ? icaltimezone_new() : NULL;
 		if (tz && !icaltimezone_set_component(tz, copy)) {
@@ -71,20 +171,25 @@ icaltimezone *grove__caldav_tz_from_text(const char *text)
 
 void grove__caldav_tz_free(icaltimezone *tz)
 {
-	if (tz)
+	/* shared zones live as long as the process */
+	if (tz && !zones_member(tz))
 		icaltimezone_free(tz, 1);
 }
 
-/* The zone named by a TZID: a VTIMEZONE of the calendar, else a system
- * zone ("Europe/Paris"). */
+/* The zone named by a TZID: a VTIMEZONE of the calendar (its shared,
+ * already expanded twin when there is one), else a system zone
+ * ("Europe/Paris"). */
 static icaltimezone *zone_of(icalproperty *p, const char *tzid)
 {
 	for (icalcomponent *c = icalproperty_get_parent(p); c; c = icalcomponent_get_parent(c)) {
 		if (icalcomponent_isa(c) != ICAL_VCALENDAR_COMPONENT)
 			continue;
 		icaltimezone *z = icalcomponent_get_timezone(c, tzid);
-		if (z)
-			return z;
+		if (z) {
+			icalcomponent *vtz = icaltimezone_get_component(z);
+			icaltimezone *shared = vtz ? zone_shared(vtz) : NULL;
+			return shared ? shared : z;
+		}
 	}
 	icaltimezone *z = icaltimezone_get_builtin_timezone_from_tzid(tzid);
 	if (!z)
