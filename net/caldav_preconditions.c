@@ -1,7 +1,8 @@
 /* PUT preconditions of CalDAV (RFC 4791 5.3.2.1) and CardDAV (RFC 6352
  * 6.3.2.1) beyond validation: max-resource-size and no-uid-conflict.  The
- * UID of every member comes from the blob-keyed summary cache, so a warm
- * check costs one lookup per member and no parsing. */
+ * UIDs of the members come from a per-collection UID map
+ * (grove__dav_uid_map_find): a probe when the collection did not change,
+ * else a listing and the summaries of the changed members only. */
 #include "dav_report_index.h"
 #include "error.h"
 
@@ -29,20 +30,15 @@ int grove__dav_put_uid_check(grove__dav_ctx *c, grove_view *base, const char *da
 		return 0;
 	}
 	grove__sbuf key = GROVE_SBUF_INIT;
-	grove_entry_list list = { 0 };
+	char *other = NULL;
 	int status = 0;
+	int found = 0;
 	if (grove__sbuf_printf(&key, "%s/%s/%s", c->path.user, grove__dav_family_dir(fam),
-			       c->path.coll) < 0) {
+			       c->path.coll) < 0)
 		status = 500;
-	} else {
-		int rc = grove_view_list(base, key.data, &list);
-		if (rc < 0 && rc != GROVE_ENOTFOUND)
-			status = 500;
-	}
-	size_t at = 0;
-	int found = status ? 0
-			   : grove__dav_summary_find_uid(g, fam, list.entries, list.count, mine.uid,
-							 c->path.name, &at);
+	else
+		found = grove__dav_uid_map_find(g, base, fam, key.data, mine.uid, c->path.name,
+						&other);
 	if (found < 0)
 		status = 500;
 	if (found > 0) {
@@ -50,14 +46,14 @@ int grove__dav_put_uid_check(grove__dav_ctx *c, grove_view *base, const char *da
 		grove__sbuf h = GROVE_SBUF_INIT;
 		size_t plen = strlen(c->path.href) - strlen(c->path.name);
 		if (grove__sbuf_put(&h, c->path.href, plen) < 0 ||
-		    grove__dav_href_segment(&h, list.entries[at].name) < 0 ||
+		    grove__dav_href_segment(&h, other) < 0 ||
 		    !(*conflict_href = grove__sbuf_detach(&h, NULL)))
 			status = 500;
 		else
 			status = 403;
 		grove__sbuf_dispose(&h);
 	}
-	grove_entry_list_dispose(&list);
+	free(other);
 	grove__sbuf_dispose(&key);
 	grove__dav_summary_dispose(&mine);
 	return status;

@@ -360,3 +360,223 @@ int grove__dav_summary_may_match(const grove__dav_summary *s, unsigned need_kind
 	time_t slack = s->floating ? 15 * 3600 : 1;
 	return !(s->end + slack < lo || s->start - slack > hi);
 }
+
+/* ---- UID -> name maps per collection ------------------------------------------------- */
+
+/* The PUT UID check asks "which member other than this one has UID u?"
+ * of the same collection again and again.  A map per collection answers
+ * it with one hash probe.  A map is valid for exactly one collection tree
+ * id; when the tree moved on (every PUT/DELETE makes a new one), the new
+ * map is derived from the old one: members whose name and blob are
+ * unchanged keep their UID, only changed members are summarised (in
+ * practice the one object the last request wrote).  That costs one
+ * listing of the collection and no parsing.  A few maps (UIDMAPS, least
+ * recently used replaced) are kept for the whole process. */
+#define UIDMAPS 8
+
+typedef struct {
+	char *name;
+	char *uid; /* NULL: none */
+	grove_oid blob;
+	uint64_t uid_hash;
+} uid_rec;
+
+typedef struct {
+	char *coll;   /* "user/calendars/name" */
+	grove__dav_family fam;
+	grove_oid tree;
+	uint64_t used; /* LRU stamp */
+	uid_rec *recs;
+	size_t n;
+	uint32_t *by_name, *by_uid; /* open addressing: rec index + 1, 0 = empty */
+	size_t cap;                 /* slots in each table (power of two) */
+} uid_map;
+
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static uid_map *maps[UIDMAPS];
+static uint64_t maps_clock;
+
+static void uid_map_free(uid_map *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->recs[i].name);
+		free(m->recs[i].uid);
+	}
+	free(m->recs);
+	free(m->by_name);
+	free(m->by_uid);
+	free(m->coll);
+	free(m);
+}
+
+/* The record named name in m, or NULL. */
+static uid_rec *uid_map_by_name(const uid_map *m, const char *name)
+{
+	size_t mask = m->cap - 1;
+	for (size_t i = hash_str(name) & mask;; i = (i + 1) & mask) {
+		uint32_t r = m->by_name[i];
+		if (!r)
+			return NULL;
+		if (strcmp(m->recs[r - 1].name, name) == 0)
+			return &m->recs[r - 1];
+	}
+}
+
+/* Builds the map of listing, reusing the UIDs of old (may be NULL) for
+ * members whose blob did not change.  Returns 0 or a grove error code. */
+static int uid_map_build(grove *g, grove__dav_family fam, const grove_entry *entries,
+			 size_t count, const uid_map *old, uid_map *m)
+{
+	m->recs = grove__calloc(count ? count : 1, sizeof(*m->recs));
+	size_t cap = 16;
+	while (cap < count * 2)
+		cap *= 2;
+	m->cap = cap;
+	m->by_name = grove__calloc(cap, sizeof(uint32_t));
+	m->by_uid = grove__calloc(cap, sizeof(uint32_t));
+	if (!m->recs || !m->by_name || !m->by_uid)
+		return GROVE_ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		const grove_entry *e = &entries[i];
+		if (e->kind == GROVE_KIND_DIR || e->kind == GROVE_KIND_SUBMODULE || e->name[0] == '.')
+			continue;
+		uid_rec *r = &m->recs[m->n];
+		r->blob = e->id;
+		if (!(r->name = grove__strdup(e->name)))
+			return GROVE_ENOMEM;
+		const uid_rec *was = old ? uid_map_by_name(old, e->name) : NULL;
+		if (was && grove_oid_cmp(&was->blob, &e->id) == 0) {
+			if (was->uid && !(r->uid = grove__strdup(was->uid))) {
+				free(r->name);
+				return GROVE_ENOMEM;
+			}
+		} else {
+			grove__dav_summary s;
+			int rc = grove__dav_summary_get(g, &e->id, fam, NULL, 0, &s);
+			if (rc < 0) {
+				free(r->name);
+				return rc;
+			}
+			r->uid = s.uid; /* moved */
+			s.uid = NULL;
+			grove__dav_summary_dispose(&s);
+		}
+		r->uid_hash = hash_str(r->uid);
+		m->n++;
+		size_t mask = cap - 1;
+		size_t k = hash_str(r->name) & mask;
+		while (m->by_name[k])
+			k = (k + 1) & mask;
+		m->by_name[k] = (uint32_t)m->n;
+		if (r->uid) {
+			k = r->uid_hash & mask;
+			while (m->by_uid[k])
+				k = (k + 1) & mask;
+			m->by_uid[k] = (uint32_t)m->n;
+		}
+	}
+	return 0;
+}
+
+/* The name of a member other than skip whose UID is uid, or NULL. */
+static const char *uid_map_lookup(const uid_map *m, const char *uid, const char *skip)
+{
+	uint64_t h = hash_str(uid);
+	size_t mask = m->cap - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		uint32_t r = m->by_uid[i];
+		if (!r)
+			return NULL;
+		const uid_rec *rec = &m->recs[r - 1];
+		if (rec->uid_hash == h && strcmp(rec->uid, uid) == 0 &&
+		    !(skip && strcmp(rec->name, skip) == 0))
+			return rec->name;
+	}
+}
+
+/* The slot of the map of (fam, coll) under maps_lock, or -1. */
+static int maps_find(grove__dav_family fam, const char *coll)
+{
+	for (int i = 0; i < UIDMAPS; i++)
+		if (maps[i] && maps[i]->fam == fam && strcmp(maps[i]->coll, coll) == 0)
+			return i;
+	return -1;
+}
+
+int grove__dav_uid_map_find(grove *g, grove_view *view, grove__dav_family fam, const char *coll,
+			    const char *uid, const char *skip, char **name_out)
+{
+	*name_out = NULL;
+	grove_oid tree;
+	grove_kind kind;
+	int rc = grove_view_id(view, coll, &tree, &kind);
+	if (rc == GROVE_ENOTFOUND || (rc == 0 && kind != GROVE_KIND_DIR))
+		return 0;
+	if (rc < 0)
+		return rc;
+	/* the map of this very tree: one probe */
+	pthread_mutex_lock(&maps_lock);
+	int at = maps_find(fam, coll);
+	uid_map *old = NULL;
+	if (at >= 0 && grove_oid_cmp(&maps[at]->tree, &tree) == 0) {
+		maps[at]->used = ++maps_clock;
+		const char *name = uid_map_lookup(maps[at], uid, skip);
+		int r = 0;
+		if (name) {
+			r = (*name_out = grove__strdup(name)) ? 1 : GROVE_ENOMEM;
+		}
+		pthread_mutex_unlock(&maps_lock);
+		return r;
+	}
+	if (at >= 0) {
+		/* take the stale map out to derive the new one from it */
+		old = maps[at];
+		maps[at] = NULL;
+	}
+	pthread_mutex_unlock(&maps_lock);
+
+	grove_entry_list list = { 0 };
+	uid_map *m = grove__calloc(1, sizeof(*m));
+	rc = m ? 0 : GROVE_ENOMEM;
+	if (rc == 0 && !(m->coll = grove__strdup(coll)))
+		rc = GROVE_ENOMEM;
+	if (rc == 0) {
+		m->fam = fam;
+		m->tree = tree;
+		rc = grove_view_list(view, coll, &list);
+	}
+	if (rc == 0)
+		rc = uid_map_build(g, fam, list.entries, list.count, old, m);
+	grove_entry_list_dispose(&list);
+	uid_map_free(old);
+	if (rc < 0) {
+		uid_map_free(m);
+		return rc;
+	}
+	const char *name = uid_map_lookup(m, uid, skip);
+	int r = 0;
+	if (name)
+		r = (*name_out = grove__strdup(name)) ? 1 : GROVE_ENOMEM;
+	/* keep it: in its old slot, an empty one, or the least recently used */
+	pthread_mutex_lock(&maps_lock);
+	m->used = ++maps_clock;
+	int slot_at = maps_find(fam, coll);
+	if (slot_at < 0) {
+		slot_at = 0;
+		for (int i = 0; i < UIDMAPS; i++) {
+			if (!maps[i]) {
+				slot_at = i;
+				break;
+			}
+			if (maps[i]->used < maps[slot_at]->used)
+				slot_at = i;
+		}
+	}
+	uid_map *evicted = maps[slot_at];
+	maps[slot_at] = m;
+	pthread_mutex_unlock(&maps_lock);
+	uid_map_free(evicted);
+	return r;
+}

@@ -43,6 +43,14 @@ int grove__dav_summary_has_uid(grove *g, const grove_oid *blob, grove__dav_famil
  * index in *index_out, 0 when none, or a grove error code. */
 int grove__dav_summary_find_uid(grove *g, grove__dav_family fam, const grove_entry *entries,
 				size_t count, const char *uid, const char *skip, size_t *index_out);
+/* Looks for a member of the collection coll ("user/calendars/name") of
+ * view whose UID is uid, leaving out the member named skip: 1 with its
+ * name in *name_out (free() it), 0 when none, or a grove error code.
+ * Answers from a per-collection UID map valid for the collection's tree
+ * id; a changed tree derives its map from the previous one, summarising
+ * only the members whose blob changed. */
+int grove__dav_uid_map_find(grove *g, grove_view *view, grove__dav_family fam, const char *coll,
+			    const char *uid, const char *skip, char **name_out);
 /* 0 when the object certainly fails a filter that needs every kind in
  * need_kinds and (has_range) an instance in [lo, hi); 1 when it may match. */
 int grove__dav_summary_may_match(const grove__dav_summary *s, unsigned need_kinds,
