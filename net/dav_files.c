@@ -310,6 +310,8 @@ static int put_check(void *arg, grove_view *base)
 		status = 409; /* RFC 4918 9.7.1: the parent collection is missing */
 	else
 		status = grove__dav_preconditions(op->c->req, r.exists ? etag : NULL, 0);
+	if (status == 0)
+		status = grove__dav_date_conditions(op->c, base, r.key, r.exists, 0);
 	op->created = !r.exists;
 	grove__dav_res_dispose(&r);
 	return status;

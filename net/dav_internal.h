@@ -70,6 +70,9 @@ void grove__dav_propstat_response(grove__dav_xw *w, const char *href, const grov
  * the resource does not exist): 0, or 412 (304 for a GET's If-None-Match
  * when is_read). */
 int grove__dav_preconditions(grove__http_request *req, const char *etag, int is_read);
+/* If-Unmodified-Since (412) and, for reads, If-Modified-Since (304) against
+ * the time key last changed; evaluated after the ETag conditions. */
+int grove__dav_date_conditions(grove__dav_ctx *c, grove_view *v, const char *key, int exists, int is_read);
 /* DELETE's checks against one base: the resource exists (else 404) and
  * If-Match / If-None-Match hold for its ETag.  0 or an HTTP status. */
 int grove__dav_delete_check(grove__dav_ctx *c, grove_view *base);

@@ -39,6 +39,8 @@ void grove__dav_do_get(grove__dav_ctx *c)
 		grove__dav_etag(etag, &r.id);
 		grove_buf data = { 0 };
 		status = grove__dav_preconditions(c->req, etag, 1);
+		if (status == 0)
+			status = grove__dav_date_conditions(c, v, r.key, 1, 1);
 		if (status == 0 && grove_view_get(v, r.key, &data) < 0)
 			status = 500;
 		grove__http_res_header(c->res, "ETag", etag);
@@ -86,6 +88,8 @@ static int put_check(void *arg, grove_view *base)
 		status = 409; /* RFC 4918 9.7.1: the parent collection is missing */
 	else
 		status = grove__dav_preconditions(op->c->req, r.exists ? etag : NULL, 0);
+	if (status == 0)
+		status = grove__dav_date_conditions(op->c, base, r.key, r.exists, 0);
 	if (status == 0) {
 		free(op->conflict);
 		status = grove__dav_put_uid_check(op->c, base, op->data, op->len, &op->conflict);

@@ -140,6 +140,60 @@ int grove__dav_preconditions(grove__http_request *req, const char *etag, int is_
 	return 0;
 }
 
+/* An HTTP-date (RFC 7231 7.1.1.1, IMF-fixdate); -1 when it is not one,
+ * and an invalid date makes the condition be ignored (RFC 7232 3.3, 3.4). */
+static int64_t parse_http_date(const char *v)
+{
+	struct tm tm;
+	const char *end;
+	memset(&tm, 0, sizeof(tm));
+	while (*v == ' ')
+		v++;
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end)
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+/* When key last changed at or before head: the commit time found by
+ * walking history, which is exact but costs a walk, so it is only done when
+ * a request carries a date condition. */
+static int modified_time(grove__dav_ctx *c, grove_view *v, const char *key, int64_t *out)
+{
+	char hex[GROVE_OID_HEXSZ + 1];
+	grove_oid at;
+	grove_commit *cm;
+	const grove_oid *head = grove_view_commit(v);
+	if (grove_oid_is_zero(head))
+		return -1;
+	grove_oid_tohex(hex, head);
+	if (grove_last_modified(c->srv->st.g, hex, key, &at) < 0 ||
+	    grove_commit_read(c->srv->st.g, &at, &cm) < 0) {
+		grove_error_clear();
+		return -1;
+	}
+	*out = cm->committer.time;
+	grove_commit_free(cm);
+	return 0;
+}
+
+int grove__dav_date_conditions(grove__dav_ctx *c, grove_view *v, const char *key, int exists, int is_read)
+{
+	const char *ius = grove__http_req_header(c->req, "If-Unmodified-Since");
+	const char *ims = grove__http_req_header(c->req, "If-Modified-Since");
+	int64_t when, changed;
+	/* RFC 7232 6: a date condition is ignored when its ETag twin is present. */
+	if (ius && !grove__http_req_header(c->req, "If-Match") && (when = parse_http_date(ius)) >= 0) {
+		if (!exists || (modified_time(c, v, key, &changed) == 0 && changed > when))
+			return 412;
+	}
+	if (is_read && exists && ims && !grove__http_req_header(c->req, "If-None-Match") &&
+	    (when = parse_http_date(ims)) >= 0 && modified_time(c, v, key, &changed) == 0 &&
+	    changed <= when)
+		return 304;
+	return 0;
+}
+
 int grove__dav_delete_check(grove__dav_ctx *c, grove_view *base)
 {
 	grove__dav_res r;
@@ -153,6 +207,8 @@ int grove__dav_delete_check(grove__dav_ctx *c, grove_view *base)
 		char etag[GROVE_OID_HEXSZ + 3];
 		grove__dav_etag(etag, &r.id);
 		status = grove__dav_preconditions(c->req, etag, 0);
+		if (status == 0)
+			status = grove__dav_date_conditions(c, base, r.key, 1, 0);
 	}
 	grove__dav_res_dispose(&r);
 	return status;
@@ -310,19 +366,22 @@ int grove__dav_res_child(grove__dav_ctx *c, grove_view *v, const grove__dav_res 
 	return status;
 }
 
-/* "Sun, 06 Nov 1994 08:49:37 GMT" of the commit that last changed key. */
+/*
+ * "Sun, 06 Nov 1994 08:49:37 GMT" for a resource at head: the time of the
+ * head commit.  That is never earlier than the resource's real last change,
+ * so caches stay correct (at worst they revalidate more often), and it costs
+ * one commit read.  Walking history for the exact commit (grove_last_modified)
+ * costs a tree lookup per commit and made every GET and PROPFIND grow with
+ * the length of the history; clients use ETags, which are exact, anyway.
+ */
 int grove__dav_last_modified(grove__dav_ctx *c, const grove_oid *head, const char *key,
 			 char out[64])
 {
-	char hex[GROVE_OID_HEXSZ + 1];
-	grove_oid at;
 	grove_commit *cm;
+	(void)key;
 	if (grove_oid_is_zero(head))
 		return -1;
-	grove_oid_tohex(hex, head);
-	if (grove_last_modified(c->srv->st.g, hex, key, &at) < 0)
-		return -1;
-	if (grove_commit_read(c->srv->st.g, &at, &cm) < 0)
+	if (grove_commit_read(c->srv->st.g, head, &cm) < 0)
 		return -1;
 	time_t t = (time_t)cm->committer.time;
 	grove_commit_free(cm);

@@ -814,3 +814,34 @@ Test(dav, files_paths)
 	/* the calendar model keeps its four levels */
 	cr_assert_eq(grove__dav_path_parse(&p, "/dav", "/dav/alice/calendars/a/b/c", NULL), 404);
 }
+
+/* RFC 7232: If-Modified-Since gives 304 when the resource has not changed
+ * since the date; If-Unmodified-Since refuses a write with 412 when it has;
+ * invalid dates are ignored. */
+Test(dav, date_conditions)
+{
+	mkcal();
+	expect("PUT", "/dav/alice/calendars/work/d1.ics", ALICE "Content-Type: text/calendar\r\n",
+	       ICS("d1", "one"), 201);
+	/* Commits carry the current time; far past and far future bracket it. */
+	const char *past = "Sat, 01 Jan 2000 00:00:00 GMT";
+	const char *future = "Fri, 01 Jan 2100 00:00:00 GMT";
+	char h[512];
+
+	snprintf(h, sizeof(h), ALICE "If-Modified-Since: %s\r\n", future);
+	expect("GET", "/dav/alice/calendars/work/d1.ics", h, NULL, 304);
+	snprintf(h, sizeof(h), ALICE "If-Modified-Since: %s\r\n", past);
+	expect("GET", "/dav/alice/calendars/work/d1.ics", h, NULL, 200);
+	expect("GET", "/dav/alice/calendars/work/d1.ics", ALICE "If-Modified-Since: yesterday\r\n",
+	       NULL, 200);
+
+	grove_oid before, after;
+	head_of(&before);
+	snprintf(h, sizeof(h), ALICE "Content-Type: text/calendar\r\nIf-Unmodified-Since: %s\r\n", past);
+	expect("PUT", "/dav/alice/calendars/work/d1.ics", h, ICS("d1", "two"), 412);
+	expect("DELETE", "/dav/alice/calendars/work/d1.ics", h, NULL, 412);
+	head_of(&after);
+	cr_assert(grove_oid_cmp(&before, &after) == 0, "a refused write changed the store");
+	snprintf(h, sizeof(h), ALICE "Content-Type: text/calendar\r\nIf-Unmodified-Since: %s\r\n", future);
+	expect("PUT", "/dav/alice/calendars/work/d1.ics", h, ICS("d1", "two"), 204);
+}
