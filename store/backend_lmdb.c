@@ -137,6 +137,7 @@ static int lmdb_read_raw(grove_backend *be, const grove_oid *id, grove__object *
 		out->encoding = rec.encoding;
 		out->data = copy;
 		out->data_len = rec.data_len;
+		out->data_size = rec.data_size;
 		if (rec.base)
 			memcpy(out->base.id, rec.base, GROVE_OID_RAWSZ);
 		buf->data = copy;

@@ -4,7 +4,8 @@
  * lmdb_record.c (the stored record format), lmdb_write.c (writes) and
  * lmdb_gc.c (the garbage sweep).
  *
- * Layout (format 2).  The "objects" DB maps a 20-byte id either to the
+ * Layout (format 3; format 3 added the inflated delta length to DELTA
+ * records, see lmdb_record.c).  The "objects" DB maps a 20-byte id either to the
  * record itself (records of small writes: one lookup, and LMDB gives one
  * of more than ~2 KB overflow pages of its own) or to a pointer
  * (segment, offset, length) into the "segments" DB, whose values
@@ -32,7 +33,7 @@
 #include "backend.h"
 
 /* The on-disk format version kept in the meta DB. */
-#define GROVE__LMDB_FORMAT 2u
+#define GROVE__LMDB_FORMAT 3u
 #define GROVE__LMDB_DEFAULT_MAP ((size_t)64 << 20)
 #define GROVE__LMDB_DEFAULT_HEAD "refs/heads/main"
 
@@ -159,9 +160,12 @@ int grove__lmdb_sync(grove__lmdb_env *e);
 
 /*
  * A stored object: one header byte (encoding << 4 | type), the full size as
- * a LEB128 varint, the 20-byte base id for deltas, then the record bytes.
+ * a LEB128 varint, for deltas the 20-byte base id and the inflated length
+ * of the delta stream (LEB128, never 0: a pack writer sending the delta as
+ * is needs it for the entry header and would otherwise inflate the stream
+ * just to measure it), then the record bytes.
  */
-#define GROVE__LMDB_HDR_MAX (1 + 10 + GROVE_OID_RAWSZ)
+#define GROVE__LMDB_HDR_MAX (1 + 10 + GROVE_OID_RAWSZ + 10)
 
 typedef struct {
 	grove__encoding encoding;
@@ -170,9 +174,11 @@ typedef struct {
 	const unsigned char *base; /* GROVE__ENC_DELTA only */
 	const unsigned char *data;
 	size_t data_len;
+	size_t data_size; /* inflated length of data: ZLIB (= size), DELTA; 0 for PLAIN */
 } grove__lmdb_rec;
 
-/* Writes the header for obj into buf, returns its length. */
+/* Writes the header for obj into buf, returns its length.  A DELTA needs
+ * obj->data_size set (the writer computes it when the caller left it 0). */
 size_t grove__lmdb_rec_header(unsigned char *buf, const grove__object *obj);
 /* Parses a stored value; NULL on success, else what is wrong with it. */
 const char *grove__lmdb_rec_parse(const void *val, size_t len, grove__lmdb_rec *out);

@@ -21,8 +21,14 @@ size_t grove__lmdb_rec_header(unsigned char *buf, const grove__object *obj)
 		buf[n++] = b | (size ? 0x80 : 0);
 	} while (size);
 	if (obj->encoding == GROVE__ENC_DELTA) {
+		uint64_t dsize = obj->data_size;
 		memcpy(buf + n, obj->base.id, GROVE_OID_RAWSZ);
 		n += GROVE_OID_RAWSZ;
+		do {
+			unsigned char b = dsize & 0x7f;
+			dsize >>= 7;
+			buf[n++] = b | (dsize ? 0x80 : 0);
+		} while (dsize);
 	}
 	return n;
 }
@@ -55,11 +61,26 @@ const char *grove__lmdb_rec_parse(const void *val, size_t len, grove__lmdb_rec *
 	if (size > SIZE_MAX / 2)
 		return "size out of range";
 	out->base = NULL;
+	out->data_size = 0;
 	if (enc == GROVE__ENC_DELTA) {
+		uint64_t dsize = 0;
 		if ((size_t)(end - p) < GROVE_OID_RAWSZ)
 			return "truncated base id";
 		out->base = p;
 		p += GROVE_OID_RAWSZ;
+		for (shift = 0;;) {
+			if (p == end)
+				return "truncated delta length";
+			if (shift > 63 || (shift == 63 && (*p & 0x7e)))
+				return "delta length overflows";
+			dsize |= (uint64_t)(*p & 0x7f) << shift;
+			shift += 7;
+			if (!(*p++ & 0x80))
+				break;
+		}
+		if (dsize == 0 || dsize > SIZE_MAX / 2)
+			return "delta length out of range";
+		out->data_size = (size_t)dsize;
 	}
 	out->encoding = (grove__encoding)enc;
 	out->type = (grove_otype)type;
@@ -72,6 +93,10 @@ const char *grove__lmdb_rec_parse(const void *val, size_t len, grove__lmdb_rec *
 	 * and must not make us allocate gigabytes. */
 	if (enc == GROVE__ENC_ZLIB && (out->data_len < 2 || out->size / 1100 > out->data_len))
 		return "compressed record length implausible for object size";
+	if (enc == GROVE__ENC_DELTA && (out->data_len < 2 || out->data_size / 1100 > out->data_len))
+		return "delta record length implausible for its inflated length";
+	if (enc == GROVE__ENC_ZLIB)
+		out->data_size = out->size;
 	return NULL;
 }
 

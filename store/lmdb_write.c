@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 int grove__lmdb_write(grove_backend *be, const grove__write_set *ws);
 int grove__lmdb_head_write(grove_backend *be, const char *target);
@@ -32,6 +33,81 @@ static int check_object(const grove__object *o)
 	if (o->encoding != GROVE__ENC_PLAIN && o->data_len < 2)
 		return grove__error_set(GROVE_EINVALID, "lmdb: object %s: empty compressed record",
 			grove_oid_tohex(hex, &o->id));
+	return 0;
+}
+
+/*
+ * The inflated length of a delta's zlib stream, for a caller that did not
+ * supply it: inflated in chunks into a scratch buffer and counted, once at
+ * write time, so every stored DELTA record carries it.  The stream must
+ * end exactly at the end of the data.
+ */
+static int delta_inflated_len(const grove__object *o, unsigned char *scratch, size_t cap,
+	size_t *out)
+{
+	char hex[GROVE_OID_HEXSZ + 1];
+	z_stream z;
+	size_t total = 0;
+	int zr;
+
+	memset(&z, 0, sizeof(z));
+	if (inflateInit(&z) != Z_OK)
+		return grove__error_oom();
+	z.next_in = (unsigned char *)o->data;
+	z.avail_in = 0;
+	size_t left = o->data_len;
+	do {
+		if (z.avail_in == 0) {
+			z.avail_in = left > UINT32_MAX ? UINT32_MAX : (uInt)left;
+			left -= z.avail_in;
+		}
+		z.next_out = scratch;
+		z.avail_out = (uInt)cap;
+		zr = inflate(&z, Z_NO_FLUSH);
+		total += cap - z.avail_out;
+	} while (zr == Z_OK && (z.avail_in || left || z.avail_out == 0));
+	size_t rest = z.avail_in + left;
+	inflateEnd(&z);
+	if (zr != Z_STREAM_END || rest != 0 || total == 0)
+		return grove__error_set(GROVE_EINVALID, "lmdb: delta object %s: damaged zlib stream",
+			grove_oid_tohex(hex, &o->id));
+	*out = total;
+	return 0;
+}
+
+/*
+ * A copy of the objects with data_size filled in for every DELTA that lacks
+ * it (*out NULL when none does: the caller's array is used as is).
+ */
+static int fill_delta_sizes(const grove__write_set *ws, grove__object **out)
+{
+	enum { SCRATCH = 64 * 1024 };
+	grove__object *copy = NULL;
+	unsigned char *scratch = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < ws->object_count && rc == 0; i++) {
+		const grove__object *o = &ws->objects[i];
+		if (o->encoding != GROVE__ENC_DELTA || o->data_size)
+			continue;
+		if (!copy) {
+			copy = grove__malloc(ws->object_count * sizeof(*copy));
+			scratch = grove__malloc(SCRATCH);
+			if (!copy || !scratch) {
+				rc = GROVE_ENOMEM;
+				break;
+			}
+			memcpy(copy, ws->objects, ws->object_count * sizeof(*copy));
+		}
+		rc = delta_inflated_len(o, scratch, SCRATCH, &copy[i].data_size);
+	}
+	free(scratch);
+	if (rc < 0) {
+		free(copy);
+		return rc;
+	}
+	*out = copy;
 	return 0;
 }
 
@@ -243,6 +319,8 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 {
 	grove__lmdb *h = (grove__lmdb *)be;
 	size_t maxkey = (size_t)mdb_env_get_maxkeysize(h->e->env);
+	grove__write_set filled;
+	grove__object *sized = NULL;
 	write_ctx c;
 	int rc;
 
@@ -262,6 +340,13 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 	}
 	if (ws->object_count >= NO_SEGMENT)
 		return grove__error_set(GROVE_EINVALID, "lmdb: too many objects in one write");
+	if ((rc = fill_delta_sizes(ws, &sized)) < 0)
+		return rc;
+	if (sized) {
+		filled = *ws;
+		filled.objects = sized;
+		c.ws = &filled;
+	}
 	if (c.bulk) {
 		c.seg_of = grove__malloc(ws->object_count * sizeof(*c.seg_of));
 		c.off_of = grove__malloc(ws->object_count * sizeof(*c.off_of));
@@ -270,6 +355,7 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 			free(c.seg_of);
 			free(c.off_of);
 			free(c.segs);
+			free(sized);
 			return GROVE_ENOMEM;
 		}
 	}
@@ -277,6 +363,7 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 	free(c.seg_of);
 	free(c.off_of);
 	free(c.segs);
+	free(sized);
 	return rc;
 }
 

@@ -1354,7 +1354,7 @@ Test(lmdb, old_format_store_is_refused)
 		o.read_only = ro;
 		cr_assert_eq(grove__backend_lmdb_open(&be, store_path, &o), GROVE_EUNSUPPORTED);
 		cr_assert(strstr(grove_error_message(), "format 1") != NULL, "%s", grove_error_message());
-		cr_assert(strstr(grove_error_message(), "format 2") != NULL, "%s", grove_error_message());
+		cr_assert(strstr(grove_error_message(), "format 3") != NULL, "%s", grove_error_message());
 	}
 	/* Refused untouched: the format is still 1. */
 	unsigned char v[8];
@@ -1393,6 +1393,169 @@ Test(lmdb, reused_segment_number_reads_new_records)
 	for (unsigned i = 0; i < N; i++) {
 		expect_content(be, &ob[i].id, GROVE_OBJ_BLOB, b[i], strlen(b[i]));
 		cr_assert_eq(be->ops->exists(be, &oa[i].id), 0);
+	}
+	be->ops->close(be);
+}
+
+/* --- the inflated delta length in DELTA records (format 3) ---------- */
+
+typedef struct {
+	rec base;
+	grove__object d;
+	grove_buf delta, zdelta;
+} delta_fixture;
+
+static void make_delta_fixture(delta_fixture *f, size_t data_size)
+{
+	static const char base[] = "alpha beta gamma delta epsilon zeta eta theta iota kappa\n";
+	static const char target[] = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda\n";
+	memset(f, 0, sizeof(*f));
+	make_rec(&f->base, GROVE_OBJ_BLOB, base, strlen(base), GROVE__ENC_PLAIN);
+	make_delta(base, target, &f->delta);
+	cr_assert_eq(grove__zlib_compress(f->delta.data, f->delta.size, 6, &f->zdelta), 0);
+	cr_assert_eq(grove__object_hash(GROVE_OBJ_BLOB, target, strlen(target), &f->d.id), 0);
+	f->d.type = GROVE_OBJ_BLOB;
+	f->d.size = strlen(target);
+	f->d.encoding = GROVE__ENC_DELTA;
+	f->d.data = f->zdelta.data;
+	f->d.data_len = f->zdelta.size;
+	f->d.base = f->base.obj.id;
+	f->d.data_size = data_size;
+}
+
+static void delta_fixture_dispose(delta_fixture *f)
+{
+	rec_dispose(&f->base);
+	grove_buf_dispose(&f->delta);
+	grove_buf_dispose(&f->zdelta);
+}
+
+static size_t raw_data_size(grove_backend *be, const grove_oid *id, grove__encoding *enc)
+{
+	grove__object raw;
+	grove_buf buf = { 0 };
+	cr_assert_eq(be->ops->read_raw(be, id, &raw, &buf), 0, "%s", grove_error_message());
+	grove_buf_dispose(&buf);
+	*enc = raw.encoding;
+	return raw.data_size;
+}
+
+Test(lmdb, delta_length_given_round_trips)
+{
+	delta_fixture f;
+	grove__encoding enc;
+	make_delta_fixture(&f, 0);
+	f.d.data_size = f.delta.size;
+	/* Inline (a small write) and in a segment (a bulk write). */
+	for (int bulk = 0; bulk < 2; bulk++) {
+		grove_backend *be = open_store();
+		enum { N = GROVE__LMDB_BULK_MIN };
+		grove__object objs[N];
+		static unsigned char fill[N][8];
+		rec r[N];
+		size_t n = 2;
+		objs[0] = f.base.obj;
+		objs[1] = f.d;
+		if (bulk) {
+			for (unsigned i = 2; i < N; i++) {
+				fill_random(fill[i], sizeof(fill[i]), 4000 + i);
+				make_rec(&r[i], GROVE_OBJ_BLOB, fill[i], sizeof(fill[i]), GROVE__ENC_PLAIN);
+				objs[i] = r[i].obj;
+			}
+			n = N;
+		}
+		cr_assert_eq(write_objects(be, objs, n), 0, "%s", grove_error_message());
+		cr_assert_eq(raw_data_size(be, &f.d.id, &enc), f.delta.size);
+		cr_assert_eq(enc, GROVE__ENC_DELTA);
+		expect_content(be, &f.d.id, GROVE_OBJ_BLOB, "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda\n",
+			f.d.size);
+		be->ops->close(be);
+		cr_assert_eq(stored_as_pointer(&f.d.id), bulk);
+		/* Survives reopening. */
+		be = open_store();
+		cr_assert_eq(raw_data_size(be, &f.d.id, &enc), f.delta.size);
+		be->ops->close(be);
+		remove_tmp();
+		make_tmp();
+	}
+	delta_fixture_dispose(&f);
+}
+
+Test(lmdb, delta_length_computed_when_unknown)
+{
+	delta_fixture f;
+	grove__encoding enc;
+	grove_backend *be = open_store();
+	make_delta_fixture(&f, 0);
+	grove__object objs[2] = { f.base.obj, f.d };
+	cr_assert_eq(write_objects(be, objs, 2), 0, "%s", grove_error_message());
+	cr_assert_eq(objs[1].data_size, 0); /* the caller's array is left alone */
+	cr_assert_eq(raw_data_size(be, &f.d.id, &enc), f.delta.size);
+	cr_assert_eq(enc, GROVE__ENC_DELTA);
+	/* ZLIB records report their inflated length (the object size), plain 0. */
+	rec z;
+	make_rec(&z, GROVE_OBJ_BLOB, "zlib content here", 17, GROVE__ENC_ZLIB);
+	cr_assert_eq(write_objects(be, &z.obj, 1), 0);
+	cr_assert_eq(raw_data_size(be, &z.obj.id, &enc), 17);
+	cr_assert_eq(raw_data_size(be, &f.base.obj.id, &enc), 0);
+	cr_assert_eq(enc, GROVE__ENC_PLAIN);
+	rec_dispose(&z);
+	be->ops->close(be);
+	delta_fixture_dispose(&f);
+}
+
+Test(lmdb, delta_with_damaged_stream_is_refused)
+{
+	delta_fixture f;
+	grove_backend *be = open_store();
+	make_delta_fixture(&f, 0);
+	/* Truncated stream: the length cannot be measured. */
+	f.d.data_len = f.zdelta.size - 3;
+	cr_assert_eq(write_objects(be, &f.d, 1), GROVE_EINVALID);
+	cr_assert(strstr(grove_error_message(), "damaged zlib stream") != NULL, "%s",
+		grove_error_message());
+	/* Trailing bytes after the stream. */
+	unsigned char *longer = malloc(f.zdelta.size + 4);
+	memcpy(longer, f.zdelta.data, f.zdelta.size);
+	memset(longer + f.zdelta.size, 0, 4);
+	f.d.data = longer;
+	f.d.data_len = f.zdelta.size + 4;
+	cr_assert_eq(write_objects(be, &f.d, 1), GROVE_EINVALID);
+	cr_assert_eq(be->ops->exists(be, &f.d.id), 0); /* nothing stored */
+	free(longer);
+	be->ops->close(be);
+	delta_fixture_dispose(&f);
+}
+
+Test(lmdb, delta_record_without_length_is_corrupt)
+{
+	grove_backend *be = open_store();
+	be->ops->close(be);
+	/* A format-2 style DELTA record: header, size, base id, no length. */
+	unsigned char v[1 + 1 + GROVE_OID_RAWSZ];
+	v[0] = (unsigned char)(GROVE__ENC_DELTA << 4 | GROVE_OBJ_BLOB);
+	v[1] = 5;
+	memset(v + 2, 0x11, GROVE_OID_RAWSZ);
+	/* A length claiming far more than the stream could inflate to. */
+	unsigned char w[1 + 1 + GROVE_OID_RAWSZ + 4 + 2];
+	memcpy(w, v, sizeof(v));
+	w[sizeof(v)] = 0xff;
+	w[sizeof(v) + 1] = 0xff;
+	w[sizeof(v) + 2] = 0xff;
+	w[sizeof(v) + 3] = 0x0f;
+	w[sizeof(v) + 4] = 0x78;
+	w[sizeof(v) + 5] = 0x9c;
+	grove_oid ids[2];
+	oid_n(&ids[0], 700);
+	oid_n(&ids[1], 701);
+	raw_put("objects", ids[0].id, 20, v, sizeof(v));
+	raw_put("objects", ids[1].id, 20, w, sizeof(w));
+	be = open_store();
+	for (int i = 0; i < 2; i++) {
+		grove__object raw;
+		grove_buf buf = { 0 };
+		cr_assert_eq(be->ops->read_raw(be, &ids[i], &raw, &buf), GROVE_ECORRUPT);
+		cr_assert_null(buf.data);
 	}
 	be->ops->close(be);
 }
