@@ -4,6 +4,7 @@
 #include "dav_files.h"
 #include "dav_internal.h"
 #include "error.h"
+#include "store.h" /* the backend's read_header: an object's size without its bytes */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,15 +87,46 @@ static int is(const char *ns, const char *name, const char *want_ns, const char 
 int grove__dav_prop_write_length(grove__dav_ctx *c, const grove__dav_res *r, const char *ns,
 				 const char *name, grove__dav_xw *w)
 {
+	/* the size from the object's record header: no inflate, no copy */
+	grove *g = c->srv->st.g;
 	grove_otype t;
-	grove_buf b = { 0 };
-	if (grove_object_read(c->srv->st.g, &r->id, &t, &b) < 0)
+	size_t size;
+	if (g->be->ops->read_header(g->be, &r->id, &t, &size) < 0)
 		return -1;
 	char num[32];
-	snprintf(num, sizeof(num), "%zu", b.size);
-	grove_buf_dispose(&b);
+	snprintf(num, sizeof(num), "%zu", size);
 	grove__dav_xw_leaf(w, ns, name, num);
 	return 1;
+}
+
+/*
+ * The Last-Modified of every resource at head is the head commit's time
+ * (grove__dav_last_modified); a PROPFIND of 10,000 members asks for it
+ * 10,000 times, so the last answer is kept per thread, keyed by the store
+ * handle and the head commit.
+ */
+static _Thread_local struct {
+	const grove *g;
+	grove_oid head;
+	char text[64];
+	int valid;
+} last_modified_memo;
+
+static int last_modified(grove__dav_ctx *c, const grove_oid *head, const char *key,
+			 char out[64])
+{
+	if (last_modified_memo.valid && last_modified_memo.g == c->srv->st.g &&
+	    grove_oid_cmp(&last_modified_memo.head, head) == 0) {
+		memcpy(out, last_modified_memo.text, 64);
+		return 0;
+	}
+	if (grove__dav_last_modified(c, head, key, out) < 0)
+		return -1;
+	last_modified_memo.g = c->srv->st.g;
+	last_modified_memo.head = *head;
+	memcpy(last_modified_memo.text, out, 64);
+	last_modified_memo.valid = 1;
+	return 0;
 }
 
 int grove__dav_prop_write_stored(const grove__dav_props *props, const char *ns, const char *name,
@@ -158,7 +190,7 @@ int grove__dav_prop_get(grove__dav_ctx *c, grove_view *v, grove__dav_res *r, con
 	}
 	if (is(ns, name, DAV_NS_DAV, "getlastmodified") && (obj || coll)) {
 		char lm[64];
-		if (grove__dav_last_modified(c, grove_view_commit(v), r->key, lm) < 0)
+		if (last_modified(c, grove_view_commit(v), r->key, lm) < 0)
 			return 0;
 		grove__dav_xw_leaf(w, ns, name, lm);
 		return 1;

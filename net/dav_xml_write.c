@@ -14,17 +14,31 @@ static const struct {
 	{ DAV_NS_CS, "CS" },
 };
 
-static const char *prefix_of(const char *ns)
+/* The four known namespaces by pointer first: callers pass the DAV_NS_*
+ * literals, so a multistatus of 10,000 members compares pointers, not
+ * strings. */
+static const char *prefix_of(const char *ns, size_t *plen)
 {
+	static const size_t lens[] = { 1, 1, 4, 2 };
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(known[i].ns, ns) == 0)
+		if (known[i].ns == ns) {
+			*plen = lens[i];
 			return known[i].prefix;
+		}
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(known[i].ns, ns) == 0) {
+			*plen = lens[i];
+			return known[i].prefix;
+		}
 	return NULL;
 }
 
 void grove__dav_xw_init(grove__dav_xw *w)
 {
-	memset(w, 0, sizeof(*w));
+	/* only the fields that matter: the 1 KiB name stack needs no zeroing */
+	w->buf = (grove__sbuf)GROVE_SBUF_INIT;
+	w->rc = 0;
+	w->depth = 0;
 }
 
 void grove__dav_xw_dispose(grove__dav_xw *w)
@@ -32,46 +46,70 @@ void grove__dav_xw_dispose(grove__dav_xw *w)
 	grove__sbuf_dispose(&w->buf);
 }
 
-static void put(grove__dav_xw *w, const char *s)
+static void put_n(grove__dav_xw *w, const char *s, size_t n)
 {
 	if (w->rc == 0)
-		w->rc = grove__sbuf_puts(&w->buf, s);
+		w->rc = grove__sbuf_put(&w->buf, s, n);
+}
+
+static void put(grove__dav_xw *w, const char *s)
+{
+	put_n(w, s, strlen(s));
+}
+
+/* Appends "<" or "</", the qualified name and the suffix in one copy. */
+static void tag(grove__dav_xw *w, const char *open, size_t olen, const char *ns,
+		const char *name, const char *suffix, size_t slen)
+{
+	size_t plen = 0;
+	const char *p = prefix_of(ns, &plen);
+	if (!p && ns[0]) {
+		if (open[1] == '/') {
+			put_n(w, "</x:", 4);
+			put(w, name);
+			put_n(w, suffix, slen);
+			return;
+		}
+		/* x is redeclared on each element using it: shadowing is legal */
+		put_n(w, "<x:", 3);
+		put(w, name);
+		put_n(w, " xmlns:x=\"", 10);
+		if (w->rc == 0)
+			w->rc = grove__dav_xml_escape(&w->buf, ns, strlen(ns));
+		put_n(w, "\"", 1);
+		put_n(w, suffix, slen);
+		return;
+	}
+	size_t nlen = strlen(name);
+	size_t total = olen + (p ? plen + 1 : 0) + nlen + slen;
+	if (w->rc == 0)
+		w->rc = grove__sbuf_grow(&w->buf, total);
+	if (w->rc < 0)
+		return;
+	char *o = w->buf.data + w->buf.len;
+	memcpy(o, open, olen);
+	o += olen;
+	if (p) {
+		memcpy(o, p, plen);
+		o += plen;
+		*o++ = ':';
+	}
+	memcpy(o, name, nlen);
+	o += nlen;
+	memcpy(o, suffix, slen);
+	w->buf.len += total;
+	w->buf.data[w->buf.len] = '\0';
 }
 
 /* Writes "<prefix:name" (or "<name" / a local declaration) without '>'. */
 static void start_tag(grove__dav_xw *w, const char *ns, const char *name)
 {
-	const char *p = prefix_of(ns);
-	put(w, "<");
-	if (p) {
-		put(w, p);
-		put(w, ":");
-		put(w, name);
-	} else if (!ns[0]) {
-		put(w, name);
-	} else {
-		/* x is redeclared on each element using it: shadowing is legal */
-		put(w, "x:");
-		put(w, name);
-		put(w, " xmlns:x=\"");
-		if (w->rc == 0)
-			w->rc = grove__dav_xml_escape(&w->buf, ns, strlen(ns));
-		put(w, "\"");
-	}
+	tag(w, "<", 1, ns, name, "", 0);
 }
 
 static void end_tag(grove__dav_xw *w, const char *ns, const char *name)
 {
-	const char *p = prefix_of(ns);
-	put(w, "</");
-	if (p) {
-		put(w, p);
-		put(w, ":");
-	} else if (ns[0]) {
-		put(w, "x:");
-	}
-	put(w, name);
-	put(w, ">");
+	tag(w, "</", 2, ns, name, ">", 1);
 }
 
 void grove__dav_xw_root(grove__dav_xw *w, const char *ns, const char *name)
@@ -100,8 +138,7 @@ void grove__dav_xw_open(grove__dav_xw *w, const char *ns, const char *name)
 			w->rc = grove__error_set(GROVE_EINVALID, "XML writer nested too deeply");
 		return;
 	}
-	start_tag(w, ns, name);
-	put(w, ">");
+	tag(w, "<", 1, ns, name, ">", 1);
 	w->stack_ns[w->depth] = ns;
 	w->stack_name[w->depth] = name;
 	w->depth++;
@@ -120,20 +157,53 @@ void grove__dav_xw_close(grove__dav_xw *w)
 
 void grove__dav_xw_empty(grove__dav_xw *w, const char *ns, const char *name)
 {
-	start_tag(w, ns, name);
-	put(w, "/>");
+	tag(w, "<", 1, ns, name, "/>", 2);
+}
+
+/* 1 for the bytes copied as they are: printable ASCII but the five XML
+ * specials, tab and newline (a table: this runs over every byte of a
+ * multistatus). */
+#define P16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+static const unsigned char plain_byte[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, /* \t \n */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, /* " & ' */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, /* < > */
+	P16, P16, P16,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* DEL */
+};
+#undef P16
+
+static int plain(unsigned char c)
+{
+	return plain_byte[c];
 }
 
 void grove__dav_xw_text(grove__dav_xw *w, const char *text, size_t len)
 {
-	if (w->rc == 0)
-		w->rc = grove__dav_xml_escape(&w->buf, text, len);
+	/* runs of plain bytes in one copy; the rest (specials, control
+	 * bytes, UTF-8 sequences: a plain byte is never inside one) through
+	 * the full escaper */
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0;
+	while (i < len && w->rc == 0) {
+		size_t j = i;
+		while (j < len && plain(s[j]))
+			j++;
+		if (j > i)
+			put_n(w, text + i, j - i);
+		i = j;
+		while (j < len && !plain(s[j]))
+			j++;
+		if (j > i && w->rc == 0)
+			w->rc = grove__dav_xml_escape(&w->buf, text + i, j - i);
+		i = j;
+	}
 }
 
 void grove__dav_xw_leaf(grove__dav_xw *w, const char *ns, const char *name, const char *text)
 {
-	start_tag(w, ns, name);
-	put(w, ">");
+	tag(w, "<", 1, ns, name, ">", 1);
 	grove__dav_xw_text(w, text, strlen(text));
 	end_tag(w, ns, name);
 }
