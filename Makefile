@@ -110,6 +110,7 @@ bench: deps all
 	@sh tools/bench/run.sh $(B)/bench/store_bench
 	@sh tools/bench/git_server_bench.sh $(B)/grove $(B)/bench/store_bench
 	@sh tools/bench/dav_bench.sh $(B)/grove
+	@sh tools/bench/sync_bench.sh $(B)/grove $(B)/bench/store_bench
 
 # The benchmark program: tools/bench/*.c with the release flags.
 $(B)/bench/store_bench: $(patsubst %.c,$(B)/obj/%.o,$(sort $(wildcard tools/bench/*.c))) $(B)/libgrove.a
