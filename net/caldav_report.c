@@ -26,7 +26,35 @@ typedef struct {
 	int has_range;
 	time_t lo, hi;
 	const grove__dav_xnode *uid_match; /* a text-match on UID, or NULL */
+	/* the filter is only VCALENDAR > VEVENT > time-range: an object whose
+	 * summary holds its single instance is decided without parsing */
+	int vevent_range_only;
 } query_arg;
+
+/* The element children of e, counted. */
+static size_t elements(const grove__dav_xnode *e)
+{
+	size_t n = 0;
+	for (const grove__dav_xnode *c = grove__dav_xml_first_element(e); c;
+	     c = grove__dav_xml_next_element(c))
+		n++;
+	return n;
+}
+
+/* 1 when filter is exactly <comp-filter name=VCALENDAR><comp-filter
+ * name=VEVENT><time-range .../></comp-filter></comp-filter>. */
+static int is_vevent_range_only(const grove__dav_xnode *filter)
+{
+	const grove__dav_xnode *top = grove__dav_xml_first_element(filter);
+	if (!top || elements(filter) != 1 || elements(top) != 1)
+		return 0;
+	const grove__dav_xnode *ev = grove__dav_xml_first_element(top);
+	const char *name = grove__dav_xml_attr(ev, "name");
+	if (!grove__dav_xml_is(ev, DAV_NS_CALDAV, "comp-filter") || !name ||
+	    strcasecmp(name, "VEVENT") != 0 || elements(ev) != 1)
+		return 0;
+	return grove__dav_xml_is(grove__dav_xml_first_element(ev), DAV_NS_CALDAV, "time-range");
+}
 
 static void plan(query_arg *q)
 {
@@ -36,6 +64,7 @@ static void plan(query_arg *q)
 	} kinds[] = { { "VEVENT", DAV_SUM_VEVENT }, { "VTODO", DAV_SUM_VTODO },
 		      { "VJOURNAL", DAV_SUM_VJOURNAL }, { "VFREEBUSY", DAV_SUM_VFREEBUSY } };
 	const grove__dav_xnode *top = grove__dav_xml_first_element(q->filter);
+	q->vevent_range_only = is_vevent_range_only(q->filter);
 	for (const grove__dav_xnode *e = grove__dav_xml_first_element(top); e;
 	     e = grove__dav_xml_next_element(e)) {
 		const char *name = grove__dav_xml_attr(e, "name");
@@ -84,9 +113,36 @@ static int query_member(grove__dav_report *r, const char *name, const char *key,
 			if (m >= 0)
 				may = (neg && strcmp(neg, "yes") == 0) ? !m : m;
 		}
+		int decided = may && q->vevent_range_only && q->has_range && sum.nspans &&
+			      !sum.floating && !sum.bad;
+		if (decided) {
+			/* the overlap test the full evaluation would run on each
+			 * instance (the summary kept what grove__caldav_instances
+			 * gave) */
+			grove__caldav_inst in;
+			memset(&in, 0, sizeof(in));
+			in.has_start = 1;
+			may = 0;
+			for (size_t i = 0; i < sum.nspans && !may; i++) {
+				in.start = sum.spans[2 * i];
+				in.end = sum.spans[2 * i + 1];
+				may = grove__caldav_inst_overlaps(ICAL_VEVENT_COMPONENT, &in, q->lo,
+								  q->hi);
+			}
+		}
 		grove__dav_summary_dispose(&sum);
 		if (!may)
 			return 0;
+		if (decided) {
+			/* calendar-data comes straight from the stored bytes */
+			grove__sbuf href = GROVE_SBUF_INIT;
+			int status = grove__dav_report_member_href(r, name, &href);
+			if (status == 0)
+				status = grove__dav_report_object(r, href.data, key, name, blob,
+								  NULL, 0);
+			grove__sbuf_dispose(&href);
+			return status;
+		}
 	}
 	grove_buf b = { 0 };
 	int status = grove__dav_report_read(r, blob, &b);

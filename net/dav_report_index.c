@@ -15,7 +15,7 @@
 #include <strings.h>
 
 #define SETS 8192
-#define WAYS 4
+#define WAYS 8
 #define MAX_CACHED_UID 512
 
 typedef struct {
@@ -59,14 +59,26 @@ void grove__dav_summary_dispose(grove__dav_summary *s)
 {
 	free(s->uid);
 	s->uid = NULL;
+	free(s->spans);
+	s->spans = NULL;
+	s->nspans = 0;
 }
 
 static int copy_summary(grove__dav_summary *dst, const grove__dav_summary *src)
 {
 	*dst = *src;
 	dst->uid = NULL;
+	dst->spans = NULL;
 	if (src->uid && !(dst->uid = grove__strdup(src->uid)))
 		return GROVE_ENOMEM;
+	if (src->nspans) {
+		size_t n = src->nspans * 2 * sizeof(time_t);
+		if (!(dst->spans = grove__malloc(n))) {
+			grove__dav_summary_dispose(dst);
+			return GROVE_ENOMEM;
+		}
+		memcpy(dst->spans, src->spans, n);
+	}
 	return 0;
 }
 
@@ -87,6 +99,8 @@ typedef struct {
 	grove__dav_summary *s;
 	int any;
 	size_t n;
+	size_t starts;  /* instances with a start */
+	time_t pairs[DAV_SUM_MAX_SPANS * 2];
 } span_arg;
 
 static int span_cb(void *arg, const grove__caldav_inst *in)
@@ -98,6 +112,13 @@ static int span_cb(void *arg, const grove__caldav_inst *in)
 		return 1;
 	}
 	time_t lo = in->start, hi = in->end;
+	if (in->has_start) {
+		if (a->starts < DAV_SUM_MAX_SPANS) {
+			a->pairs[2 * a->starts] = in->start;
+			a->pairs[2 * a->starts + 1] = in->end;
+		}
+		a->starts++;
+	}
 	if (!in->has_start)
 		lo = hi = in->due;
 	if (in->has_due && in->due > hi)
@@ -158,7 +179,7 @@ static void summarize_calendar(const char *data, size_t len, grove__dav_summary 
 		return;
 	}
 	s->bounded = 1;
-	span_arg a = { s, 0, 0 };
+	span_arg a = { s, 0, 0, 0, { 0 } };
 	icalcompiter it = icalcomponent_begin_component(cal, ICAL_ANY_COMPONENT);
 	for (icalcomponent *c = icalcompiter_deref(&it); c; c = icalcompiter_next(&it)) {
 		icalcomponent_kind k = icalcomponent_isa(c);
@@ -183,6 +204,13 @@ static void summarize_calendar(const char *data, size_t len, grove__dav_summary 
 	}
 	if (!a.any)
 		s->bounded = 0;
+	/* lets a plain VEVENT time-range query decide without parsing (no
+	 * spans when memory is short: the query parses instead) */
+	if (s->bounded && s->kinds == DAV_SUM_VEVENT && a.starts == a.n &&
+	    a.n <= DAV_SUM_MAX_SPANS && (s->spans = malloc(a.n * 2 * sizeof(time_t))) != NULL) {
+		memcpy(s->spans, a.pairs, a.n * 2 * sizeof(time_t));
+		s->nspans = a.n;
+	}
 	icalcomponent_free(cal);
 }
 
@@ -279,6 +307,8 @@ int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fa
 			sl->uid_hash = hash_str(s.uid);
 			sl->s = s;
 			s.uid = NULL; /* moved into the slot */
+			s.spans = NULL;
+			s.nspans = 0;
 		}
 		pthread_mutex_unlock(&lock);
 	}

@@ -18,6 +18,8 @@
 #define DAV_SUM_VJOURNAL 4u
 #define DAV_SUM_VFREEBUSY 8u
 
+#define DAV_SUM_MAX_SPANS 64
+
 typedef struct {
 	grove__dav_family family;
 	char *uid;         /* the object's UID, or NULL */
@@ -26,6 +28,11 @@ typedef struct {
 	int bounded;       /* [start, end] covers every instance */
 	int floating;      /* span computed with floating times in UTC */
 	time_t start, end;
+	/* VEVENTs only, bounded, every instance with a start, at most
+	 * DAV_SUM_MAX_SPANS of them: the instances as (start, end) pairs,
+	 * so a plain time-range query decides without parsing; else NULL */
+	time_t *spans;
+	size_t nspans;
 	int bad;           /* the data does not parse */
 } grove__dav_summary;
 
