@@ -119,7 +119,15 @@ rc=0; GROVE_REMOTE_USER=alice GROVE_REMOTE_PASSWORD="bad$SECRET" "$GROVE" -q -C 
 [ "$rc" = 5 ] || fail "push with a wrong password exited $rc"
 grep -q "$SECRET" err out && fail "password in the push output: $(cat err out)"
 [ "$(git --git-dir=served/http.git rev-parse main)" = "$(git -C src rev-parse main)" ] || fail "refused push moved main"
+# A pre-receive hook counts the server's receive-pack runs.
+printf '#!/bin/sh\ncat >/dev/null\necho run >>"%s/pre-receive.log"\n' "$tmp" >served/http.git/hooks/pre-receive
+chmod +x served/http.git/hooks/pre-receive
 GROVE_REMOTE_USER=alice GROVE_REMOTE_PASSWORD="$SECRET" "$GROVE" -q -C "$s" push 2>err >out || fail "push: $(cat err)"
+[ "$(wc -l <pre-receive.log)" = 1 ] || fail "the push did not run the server's pre-receive hook once"
+# Up to date: succeeds without sending anything (regression: libgit2 sent the
+# command and an empty pack, a full receive-pack run on the server).
+GROVE_REMOTE_USER=alice GROVE_REMOTE_PASSWORD="$SECRET" "$GROVE" -q -C "$s" push 2>err || fail "up-to-date push: $(cat err)"
+[ "$(wc -l <pre-receive.log)" = 1 ] || fail "an up-to-date push still ran receive-pack on the server"
 grep -q "$SECRET" err out && fail "password in the push output: $(cat err out)"
 [ "$(head_of "$s")" = "$(git --git-dir=served/http.git rev-parse main)" ] || fail "http push did not land"
 [ "$(git --git-dir=served/http.git show main:from-grove.txt)" = "pushed over http" ] || fail "pushed value"
