@@ -408,7 +408,8 @@ typedef struct {
 	char *name;
 	char *uid; /* NULL: none */
 	grove_oid blob;
-	uint64_t uid_hash;
+	uint64_t uid_hash, name_hash;
+	int seen;  /* uid_map_update: still a member */
 } uid_rec;
 
 typedef struct {
@@ -417,7 +418,7 @@ typedef struct {
 	grove_oid tree;
 	uint64_t used; /* LRU stamp */
 	uid_rec *recs;
-	size_t n;
+	size_t n, recs_cap; /* recs_cap 0: recs holds exactly n (built) */
 	uint32_t *by_name, *by_uid; /* open addressing: rec index + 1, 0 = empty */
 	size_t cap;                 /* slots in each table (power of two) */
 } uid_map;
@@ -445,13 +446,165 @@ static void uid_map_free(uid_map *m)
 static uid_rec *uid_map_by_name(const uid_map *m, const char *name)
 {
 	size_t mask = m->cap - 1;
-	for (size_t i = hash_str(name) & mask;; i = (i + 1) & mask) {
+	uint64_t h = hash_str(name);
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
 		uint32_t r = m->by_name[i];
 		if (!r)
 			return NULL;
-		if (strcmp(m->recs[r - 1].name, name) == 0)
+		if (m->recs[r - 1].name_hash == h && strcmp(m->recs[r - 1].name, name) == 0)
 			return &m->recs[r - 1];
 	}
+}
+
+/*
+ * The record of an unchanged member: same name hash and same blob.  The
+ * name itself is not compared (10,000 strcmps on scattered heap strings
+ * were a sixth of a PUT): a different name with an equal 64-bit hash and
+ * the very same blob would be taken for it, and even then the UID
+ * answered is right, the bytes being the same.
+ */
+static uid_rec *uid_map_same(const uid_map *m, const grove_entry *e)
+{
+	size_t mask = m->cap - 1;
+	uint64_t h = hash_str(e->name);
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		uint32_t r = m->by_name[i];
+		if (!r)
+			return NULL;
+		uid_rec *rec = &m->recs[r - 1];
+		if (rec->name_hash == h && grove_oid_cmp(&rec->blob, &e->id) == 0)
+			return rec;
+	}
+}
+
+/* Enters record index i (0-based) of m into both hash tables. */
+static void uid_map_index(uid_map *m, size_t i)
+{
+	size_t mask = m->cap - 1;
+	const uid_rec *r = &m->recs[i];
+	size_t k = r->name_hash & mask;
+	while (m->by_name[k])
+		k = (k + 1) & mask;
+	m->by_name[k] = (uint32_t)(i + 1);
+	if (r->uid) {
+		k = r->uid_hash & mask;
+		while (m->by_uid[k])
+			k = (k + 1) & mask;
+		m->by_uid[k] = (uint32_t)(i + 1);
+	}
+}
+
+/* The UID of blob (moved into *uid_out, NULL when none). */
+static int member_uid(grove *g, grove__dav_family fam, const grove_oid *blob, char **uid_out)
+{
+	grove__dav_summary s;
+	int rc = grove__dav_summary_get(g, blob, fam, NULL, 0, &s);
+	if (rc < 0)
+		return rc;
+	*uid_out = s.uid; /* moved */
+	s.uid = NULL;
+	grove__dav_summary_dispose(&s);
+	return 0;
+}
+
+/*
+ * Brings m (the map of an older tree of the collection) up to the listing
+ * in place: unchanged members (name and blob) cost one name probe, no
+ * allocation; changed and new ones are summarised; gone ones dropped.  The
+ * hash tables are rebuilt only when something changed.  Copying a
+ * 10,000-member map for every PUT (two strdups per member) was most of a
+ * PUT's time.  On error m is unusable: the caller frees it.
+ */
+static int uid_map_update(grove *g, grove__dav_family fam, const grove_entry *entries,
+			  size_t count, uid_map *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		m->recs[i].seen = 0;
+	size_t members = 0, changed = 0;
+	for (size_t i = 0; i < count; i++) {
+		const grove_entry *e = &entries[i];
+		if (e->kind == GROVE_KIND_DIR || e->kind == GROVE_KIND_SUBMODULE || e->name[0] == '.')
+			continue;
+		members++;
+		uid_rec *was = uid_map_same(m, e);
+		if (was) {
+			was->seen = 1;
+			continue;
+		}
+		was = uid_map_by_name(m, e->name);
+		char *uid;
+		int rc = member_uid(g, fam, &e->id, &uid);
+		if (rc < 0)
+			return rc;
+		changed++;
+		if (was) {
+			free(was->uid);
+			was->uid = uid;
+			was->uid_hash = hash_str(uid);
+			was->blob = e->id;
+			was->seen = 1;
+			continue;
+		}
+		/* a new member: appended (room for it: recs grows like an array) */
+		if (m->n + 1 > m->recs_cap) {
+			size_t want = m->n + 1 + m->n / 4;
+			uid_rec *recs = grove__realloc(m->recs, want * sizeof(*recs));
+			if (!recs) {
+				free(uid);
+				return GROVE_ENOMEM;
+			}
+			m->recs = recs;
+			m->recs_cap = want;
+		}
+		uid_rec *r = &m->recs[m->n];
+		memset(r, 0, sizeof(*r));
+		if (!(r->name = grove__strdup(e->name))) {
+			free(uid);
+			return GROVE_ENOMEM;
+		}
+		r->uid = uid;
+		r->uid_hash = hash_str(uid);
+		r->name_hash = hash_str(r->name);
+		r->blob = e->id;
+		r->seen = 1;
+		m->n++;
+		/* indexed now so a later entry of the same listing finds it */
+		if (m->n * 2 <= m->cap)
+			uid_map_index(m, m->n - 1);
+		else
+			changed++; /* the tables must grow: rebuilt below */
+	}
+	if (members == m->n && changed == 0)
+		return 0;
+	/* drop the members that are gone, then rebuild both tables */
+	size_t k = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		if (!m->recs[i].seen) {
+			free(m->recs[i].name);
+			free(m->recs[i].uid);
+			continue;
+		}
+		m->recs[k++] = m->recs[i];
+	}
+	m->n = k;
+	size_t cap = 16;
+	while (cap < m->n * 2)
+		cap *= 2;
+	uint32_t *by_name = grove__calloc(cap, sizeof(uint32_t));
+	uint32_t *by_uid = grove__calloc(cap, sizeof(uint32_t));
+	if (!by_name || !by_uid) {
+		free(by_name);
+		free(by_uid);
+		return GROVE_ENOMEM;
+	}
+	free(m->by_name);
+	free(m->by_uid);
+	m->by_name = by_name;
+	m->by_uid = by_uid;
+	m->cap = cap;
+	for (size_t i = 0; i < m->n; i++)
+		uid_map_index(m, i);
+	return 0;
 }
 
 /* Builds the map of listing, reusing the UIDs of old (may be NULL) for
@@ -460,6 +613,7 @@ static int uid_map_build(grove *g, grove__dav_family fam, const grove_entry *ent
 			 size_t count, const uid_map *old, uid_map *m)
 {
 	m->recs = grove__calloc(count ? count : 1, sizeof(*m->recs));
+	m->recs_cap = count ? count : 1;
 	size_t cap = 16;
 	while (cap < count * 2)
 		cap *= 2;
@@ -494,18 +648,9 @@ static int uid_map_build(grove *g, grove__dav_family fam, const grove_entry *ent
 			grove__dav_summary_dispose(&s);
 		}
 		r->uid_hash = hash_str(r->uid);
+		r->name_hash = hash_str(r->name);
 		m->n++;
-		size_t mask = cap - 1;
-		size_t k = hash_str(r->name) & mask;
-		while (m->by_name[k])
-			k = (k + 1) & mask;
-		m->by_name[k] = (uint32_t)m->n;
-		if (r->uid) {
-			k = r->uid_hash & mask;
-			while (m->by_uid[k])
-				k = (k + 1) & mask;
-			m->by_uid[k] = (uint32_t)m->n;
-		}
+		uid_map_index(m, m->n - 1);
 	}
 	return 0;
 }
@@ -568,17 +713,30 @@ int grove__dav_uid_map_find(grove *g, grove_view *view, grove__dav_family fam, c
 	pthread_mutex_unlock(&maps_lock);
 
 	grove_entry_list list = { 0 };
-	uid_map *m = grove__calloc(1, sizeof(*m));
-	rc = m ? 0 : GROVE_ENOMEM;
-	if (rc == 0 && !(m->coll = grove__strdup(coll)))
-		rc = GROVE_ENOMEM;
-	if (rc == 0) {
-		m->fam = fam;
-		m->tree = tree;
-		rc = grove_view_list(view, coll, &list);
+	uid_map *m = NULL;
+	rc = grove_view_list(view, coll, &list);
+	if (rc == 0 && old) {
+		/* the usual case: the tree moved on by the last request's write */
+		rc = uid_map_update(g, fam, list.entries, list.count, old);
+		if (rc == 0) {
+			m = old;
+			m->tree = tree;
+		} else {
+			uid_map_free(old);
+		}
+		old = NULL;
 	}
-	if (rc == 0)
-		rc = uid_map_build(g, fam, list.entries, list.count, old, m);
+	if (!m && rc == 0) {
+		m = grove__calloc(1, sizeof(*m));
+		rc = m ? 0 : GROVE_ENOMEM;
+		if (rc == 0 && !(m->coll = grove__strdup(coll)))
+			rc = GROVE_ENOMEM;
+		if (rc == 0) {
+			m->fam = fam;
+			m->tree = tree;
+			rc = uid_map_build(g, fam, list.entries, list.count, NULL, m);
+		}
+	}
 	grove_entry_list_dispose(&list);
 	uid_map_free(old);
 	if (rc < 0) {
