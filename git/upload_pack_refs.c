@@ -40,6 +40,25 @@ int grove__up_peel(grove *g, const grove_oid *id, grove_oid *peeled)
 	return grove__error_set(GROVE_ECORRUPT, "tag chain longer than %d", MAX_TAG_CHAIN);
 }
 
+/*
+ * The backend's peeled-ref cache when it has one (no object read: peeling
+ * thousands of tags otherwise touches pages all over the store), else the
+ * objects themselves.
+ */
+static int peel_ref(grove *g, up_ref *r)
+{
+	grove_backend *be = g->be;
+	if (be->ops->ref_peeled) {
+		int rc = be->ops->ref_peeled(be, r->name, &r->id, &r->peeled);
+		if (rc == 0)
+			r->peeled = r->id;
+		if (rc != GROVE_ENOTFOUND)
+			return rc;
+		grove_error_clear();
+	}
+	return grove__up_peel(g, &r->id, &r->peeled);
+}
+
 static int collect_ref(const char *name, const grove_oid *id, void *payload)
 {
 	grove__upload_pack *up = payload;
@@ -80,7 +99,7 @@ int grove__up_refs_load(grove__upload_pack *up)
 		goto fail;
 	for (size_t i = 0; i < up->nrefs; i++) {
 		up_ref *r = &up->refs[i];
-		rc = grove__up_peel(up->g, &r->id, &r->peeled);
+		rc = peel_ref(up->g, r);
 		if (rc < 0)
 			goto fail;
 		r->has_peeled = rc == 1;

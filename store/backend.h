@@ -89,6 +89,12 @@ typedef struct {
 	 * concurrent writers of this store. */
 	int (*remove_unreachable)(grove_backend *be, int (*keep)(const grove_oid *id, void *payload),
 		void *payload, size_t *removed);
+	/* What ref `refname`, seen pointing at `id`, peels to, as cached when
+	 * the ref was written: 1 and *peeled set if id is an annotated tag, 0
+	 * if it is not a tag, GROVE_ENOTFOUND if not known (no cache entry, or
+	 * the ref has moved): the caller then peels by reading the objects. */
+	int (*ref_peeled)(grove_backend *be, const char *refname, const grove_oid *id,
+		grove_oid *peeled);
 } grove__backend_ops;
 
 struct grove_backend {

@@ -229,12 +229,12 @@ static int lmdb_foreach_object(grove_backend *be, grove__oid_cb cb, void *payloa
 }
 
 static int ref_value(const grove__lmdb_env *e, const MDB_val *v, const char *name, size_t name_len,
-	grove_oid *out)
+	grove_oid *out, int *state, grove_oid *peeled)
 {
-	if (v->mv_size != GROVE_OID_RAWSZ)
+	int st;
+	if (grove__lmdb_ref_parse(v->mv_data, v->mv_size, out, state ? state : &st, peeled))
 		return grove__error_set(GROVE_ECORRUPT, "lmdb: ref %.*s in %s holds %zu bytes, not an id",
 			(int)name_len, name, e->path, v->mv_size);
-	memcpy(out->id, v->mv_data, GROVE_OID_RAWSZ);
 	return 0;
 }
 
@@ -252,7 +252,7 @@ static int lmdb_ref_read(grove_backend *be, const char *refname, grove_oid *out)
 		return rc;
 	rc = mdb_get(rt.txn, e->refs, &k, &v);
 	if (rc == 0)
-		rc = ref_value(e, &v, refname, len, out);
+		rc = ref_value(e, &v, refname, len, out, NULL, NULL);
 	else if (rc == MDB_NOTFOUND)
 		rc = grove__error_set(GROVE_ENOTFOUND, "ref %s not found", refname);
 	else
@@ -292,12 +292,15 @@ static int lmdb_ref_foreach(grove_backend *be, const char *prefix, grove_ref_cb 
 	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
 			break;
-		if (v.mv_size != GROVE_OID_RAWSZ || memchr(k.mv_data, '\0', k.mv_size)) {
+		grove_oid id;
+		int state;
+		if (grove__lmdb_ref_parse(v.mv_data, v.mv_size, &id, &state, NULL) ||
+			memchr(k.mv_data, '\0', k.mv_size)) {
 			rc = grove__error_set(GROVE_ECORRUPT, "lmdb: damaged ref %.*s in %s",
 				(int)k.mv_size, (const char *)k.mv_data, e->path);
 			break;
 		}
-		if ((rc = grove__sbuf_put(&buf, v.mv_data, GROVE_OID_RAWSZ)) < 0 ||
+		if ((rc = grove__sbuf_put(&buf, id.id, GROVE_OID_RAWSZ)) < 0 ||
 			(rc = grove__sbuf_put(&buf, k.mv_data, k.mv_size)) < 0 ||
 			(rc = grove__sbuf_putc(&buf, '\0')) < 0)
 			break;
@@ -317,6 +320,35 @@ static int lmdb_ref_foreach(grove_backend *be, const char *prefix, grove_ref_cb 
 	}
 	grove__sbuf_dispose(&buf);
 	return rc;
+}
+
+static int lmdb_ref_peeled(grove_backend *be, const char *refname, const grove_oid *id,
+	grove_oid *peeled)
+{
+	grove__lmdb_env *e = H(be)->e;
+	grove__lmdb_rtxn rt;
+	size_t len = strlen(refname);
+	MDB_val k = { len, (void *)refname }, v;
+	grove_oid cur;
+	int rc, state = GROVE__LMDB_PEEL_UNKNOWN;
+
+	if (len == 0 || len > (size_t)mdb_env_get_maxkeysize(e->env))
+		return grove__error_set(GROVE_ENOTFOUND, "ref %s not found", refname);
+	if ((rc = grove__lmdb_read_begin(e, &rt)) < 0)
+		return rc;
+	rc = mdb_get(rt.txn, e->refs, &k, &v);
+	if (rc == 0)
+		rc = ref_value(e, &v, refname, len, &cur, &state, peeled);
+	else if (rc == MDB_NOTFOUND)
+		rc = grove__error_set(GROVE_ENOTFOUND, "ref %s not found", refname);
+	else
+		rc = grove__lmdb_error(e, rc, "reading a ref");
+	grove__lmdb_read_end(e, &rt);
+	if (rc < 0)
+		return rc;
+	if (state == GROVE__LMDB_PEEL_UNKNOWN || !grove__oid_equal(&cur, id))
+		return grove__error_set(GROVE_ENOTFOUND, "ref %s: peeled id not cached", refname);
+	return state == GROVE__LMDB_PEEL_TAG;
 }
 
 static int lmdb_head_read(grove_backend *be, char **target)
@@ -438,6 +470,7 @@ static const grove__backend_ops lmdb_ops = {
 	.stats = lmdb_stats,
 	.read_raw = lmdb_read_raw,
 	.remove_unreachable = grove__lmdb_remove_unreachable,
+	.ref_peeled = lmdb_ref_peeled,
 };
 
 int grove__backend_lmdb_open(grove_backend **out, const char *path, const grove_options *opts)

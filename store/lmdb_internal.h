@@ -4,8 +4,8 @@
  * lmdb_record.c (the stored record format), lmdb_write.c (writes) and
  * lmdb_gc.c (the garbage sweep).
  *
- * Layout (format 3; format 3 added the inflated delta length to DELTA
- * records, see lmdb_record.c).  The "objects" DB maps a 20-byte id either to the
+ * Layout (format 4; format 3 added the inflated delta length to DELTA
+ * records, see lmdb_record.c; format 4 the peeled-ref cache, lmdb_peel.c).  The "objects" DB maps a 20-byte id either to the
  * record itself (records of small writes: one lookup, and LMDB gives one
  * of more than ~2 KB overflow pages of its own) or to a pointer
  * (segment, offset, length) into the "segments" DB, whose values
@@ -33,7 +33,7 @@
 #include "backend.h"
 
 /* The on-disk format version kept in the meta DB. */
-#define GROVE__LMDB_FORMAT 3u
+#define GROVE__LMDB_FORMAT 4u
 #define GROVE__LMDB_DEFAULT_MAP ((size_t)64 << 20)
 #define GROVE__LMDB_DEFAULT_HEAD "refs/heads/main"
 
@@ -222,6 +222,26 @@ int grove__lmdb_get_record(grove__lmdb_env *e, MDB_txn *txn, grove__lmdb_segref 
 /* Resolves an objects DB value (record or pointer) to the record bytes. */
 int grove__lmdb_resolve(grove__lmdb_env *e, MDB_txn *txn, grove__lmdb_segref *cache,
 	const grove_oid *id, const MDB_val *val, MDB_val *out);
+/* --- the peeled-ref cache (lmdb_peel.c) ----------------------------- */
+
+/* What a refs DB value says about the peel of the ref's id. */
+#define GROVE__LMDB_PEEL_UNKNOWN 0 /* 20-byte value: readers peel by reading */
+#define GROVE__LMDB_PEEL_NONE 1    /* not an annotated tag */
+#define GROVE__LMDB_PEEL_TAG 2     /* an annotated tag; the peeled id follows */
+#define GROVE__LMDB_REF_MAX (2 * GROVE_OID_RAWSZ + 1)
+
+/* Encodes a refs DB value into buf (GROVE__LMDB_REF_MAX bytes), returns its length. */
+size_t grove__lmdb_ref_encode(unsigned char *buf, const grove_oid *id, int state,
+	const grove_oid *peeled);
+/* Parses a refs DB value; NULL on success, else what is wrong.  peeled may be NULL. */
+const char *grove__lmdb_ref_parse(const void *val, size_t len, grove_oid *id, int *state,
+	grove_oid *peeled);
+/* Works out, before the write transaction, the peel state of each ref
+ * update's new id (objects in ws count as present).  Failures to read
+ * make a state unknown; only GROVE_ENOMEM is returned. */
+int grove__lmdb_peel_refs(grove_backend *be, const grove__write_set *ws, unsigned char *states,
+	grove_oid *peeled);
+
 /* The number the next appended segment gets (lmdb_write.c). */
 int grove__lmdb_next_segment(grove__lmdb_env *e, MDB_txn *txn, uint64_t *out);
 

@@ -148,6 +148,8 @@ typedef struct {
 	size_t *off_of;    /* per object: offset in its segment */
 	seg_plan *segs;    /* at most one per object */
 	size_t nsegs;
+	unsigned char *peel_state; /* per ref update: GROVE__LMDB_PEEL_* */
+	grove_oid *peeled;         /* per ref update, for GROVE__LMDB_PEEL_TAG */
 } write_ctx;
 
 static size_t record_len(const grove__object *o)
@@ -249,10 +251,12 @@ static int write_segment(grove__lmdb_env *e, MDB_txn *txn, const write_ctx *c, s
 	return 0;
 }
 
-static int apply_ref(grove__lmdb_env *e, MDB_txn *txn, const grove_ref_update *u)
+static int apply_ref(grove__lmdb_env *e, MDB_txn *txn, const grove_ref_update *u, int peel_state,
+	const grove_oid *peeled)
 {
 	size_t len = strlen(u->refname);
 	MDB_val k = { len, (void *)u->refname }, v;
+	unsigned char val[GROVE__LMDB_REF_MAX];
 	char want[GROVE_OID_HEXSZ + 1], have[GROVE_OID_HEXSZ + 1];
 	int rc;
 
@@ -266,22 +270,23 @@ static int apply_ref(grove__lmdb_env *e, MDB_txn *txn, const grove_ref_update *u
 		} else if (rc == MDB_NOTFOUND) {
 			return grove__error_set(GROVE_EHEADMOVED, "ref %s does not exist (expected %s)",
 				u->refname, grove_oid_tohex(want, &u->old_id));
-		} else if (v.mv_size != GROVE_OID_RAWSZ) {
-			return grove__error_set(GROVE_ECORRUPT, "lmdb: ref %s in %s holds %zu bytes",
-				u->refname, e->path, v.mv_size);
-		} else if (memcmp(v.mv_data, u->old_id.id, GROVE_OID_RAWSZ) != 0) {
+		} else {
 			grove_oid cur;
-			memcpy(cur.id, v.mv_data, GROVE_OID_RAWSZ);
-			return grove__error_set(GROVE_EHEADMOVED, "ref %s moved: expected %s, found %s",
-				u->refname, grove_oid_tohex(want, &u->old_id), grove_oid_tohex(have, &cur));
+			int state;
+			if (grove__lmdb_ref_parse(v.mv_data, v.mv_size, &cur, &state, NULL))
+				return grove__error_set(GROVE_ECORRUPT, "lmdb: ref %s in %s holds %zu bytes",
+					u->refname, e->path, v.mv_size);
+			if (!grove__oid_equal(&cur, &u->old_id))
+				return grove__error_set(GROVE_EHEADMOVED, "ref %s moved: expected %s, found %s",
+					u->refname, grove_oid_tohex(want, &u->old_id), grove_oid_tohex(have, &cur));
 		}
 	}
 	if (grove_oid_is_zero(&u->new_id)) {
 		rc = mdb_del(txn, e->refs, &k, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
-	v.mv_size = GROVE_OID_RAWSZ;
-	v.mv_data = (void *)u->new_id.id;
+	v.mv_size = grove__lmdb_ref_encode(val, &u->new_id, peel_state, peeled);
+	v.mv_data = val;
 	return mdb_put(txn, e->refs, &k, &v, 0);
 }
 
@@ -310,7 +315,7 @@ static int write_fn(grove__lmdb_env *e, MDB_txn *txn, void *arg)
 		if ((rc = write_segment(e, txn, c, si)))
 			return rc;
 	for (size_t i = 0; i < ws->ref_count; i++)
-		if ((rc = apply_ref(e, txn, &ws->refs[i])))
+		if ((rc = apply_ref(e, txn, &ws->refs[i], c->peel_state[i], &c->peeled[i])))
 			return rc;
 	return 0;
 }
@@ -347,6 +352,17 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 		filled.objects = sized;
 		c.ws = &filled;
 	}
+	if (ws->ref_count) {
+		c.peel_state = grove__malloc(ws->ref_count);
+		c.peeled = grove__calloc(ws->ref_count, sizeof(*c.peeled));
+		if (!c.peel_state || !c.peeled ||
+			(rc = grove__lmdb_peel_refs(be, c.ws, c.peel_state, c.peeled)) < 0) {
+			free(c.peel_state);
+			free(c.peeled);
+			free(sized);
+			return c.peel_state && c.peeled ? rc : GROVE_ENOMEM;
+		}
+	}
 	if (c.bulk) {
 		c.seg_of = grove__malloc(ws->object_count * sizeof(*c.seg_of));
 		c.off_of = grove__malloc(ws->object_count * sizeof(*c.off_of));
@@ -356,6 +372,8 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 			free(c.off_of);
 			free(c.segs);
 			free(sized);
+			free(c.peel_state);
+			free(c.peeled);
 			return GROVE_ENOMEM;
 		}
 	}
@@ -364,6 +382,8 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 	free(c.off_of);
 	free(c.segs);
 	free(sized);
+	free(c.peel_state);
+	free(c.peeled);
 	return rc;
 }
 

@@ -1354,7 +1354,9 @@ Test(lmdb, old_format_store_is_refused)
 		o.read_only = ro;
 		cr_assert_eq(grove__backend_lmdb_open(&be, store_path, &o), GROVE_EUNSUPPORTED);
 		cr_assert(strstr(grove_error_message(), "format 1") != NULL, "%s", grove_error_message());
-		cr_assert(strstr(grove_error_message(), "format 3") != NULL, "%s", grove_error_message());
+		char cur[32];
+		snprintf(cur, sizeof(cur), "format %u", GROVE__LMDB_FORMAT);
+		cr_assert(strstr(grove_error_message(), cur) != NULL, "%s", grove_error_message());
 	}
 	/* Refused untouched: the format is still 1. */
 	unsigned char v[8];
@@ -1557,5 +1559,123 @@ Test(lmdb, delta_record_without_length_is_corrupt)
 		cr_assert_eq(be->ops->read_raw(be, &ids[i], &raw, &buf), GROVE_ECORRUPT);
 		cr_assert_null(buf.data);
 	}
+	be->ops->close(be);
+}
+
+/* --- the peeled-ref cache (format 4) ------------------------------------ */
+
+static void make_tag(rec *r, char *text, size_t cap, const grove_oid *target, const char *type,
+	grove__encoding enc)
+{
+	char hex[GROVE_OID_HEXSZ + 1];
+	int n = snprintf(text, cap,
+		"object %s\ntype %s\ntag t\ntagger A U Thor <a@example.com> 1700000000 +0000\n\nmsg\n",
+		grove_oid_tohex(hex, target), type);
+	make_rec(r, GROVE_OBJ_TAG, text, (size_t)n, enc);
+}
+
+static size_t ref_value_len(const char *name)
+{
+	unsigned char v[64];
+	size_t n = sizeof(v);
+	raw_entries("refs", name, strlen(name), v, &n);
+	return n;
+}
+
+static grove_ref_update ref_set(const char *name, const grove_oid *id)
+{
+	grove_ref_update u;
+	memset(&u, 0, sizeof(u));
+	u.refname = name;
+	u.new_id = *id;
+	return u;
+}
+
+Test(lmdb, peeled_refs_cached_at_write)
+{
+	grove_backend *be = open_store();
+	char t1text[256], t2text[256];
+	rec blob, t1, t2;
+	grove_oid p, missing;
+
+	make_rec(&blob, GROVE_OBJ_BLOB, "tagged", 6, GROVE__ENC_PLAIN);
+	make_tag(&t1, t1text, sizeof(t1text), &blob.obj.id, "blob", GROVE__ENC_ZLIB);
+	make_tag(&t2, t2text, sizeof(t2text), &t1.obj.id, "tag", GROVE__ENC_PLAIN);
+	oid_n(&missing, 77);
+	/* Objects and refs in one write: the tags are peeled from the set. */
+	grove__object objs[3] = { t2.obj, blob.obj, t1.obj };
+	grove_ref_update u[4] = { ref_set("refs/tags/t1", &t1.obj.id), ref_set("refs/tags/t2", &t2.obj.id),
+		ref_set("refs/heads/b", &blob.obj.id), ref_set("refs/heads/gone", &missing) };
+	grove__write_set ws = { objs, 3, u, 4 };
+	cr_assert_eq(be->ops->write(be, &ws), 0, "%s", grove_error_message());
+
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/tags/t1", &t1.obj.id, &p), 1);
+	cr_assert(grove__oid_equal(&p, &blob.obj.id));
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/tags/t2", &t2.obj.id, &p), 1);
+	cr_assert(grove__oid_equal(&p, &blob.obj.id));
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/heads/b", &blob.obj.id, &p), 0);
+	/* A ref to an absent object: not known, the caller reads. */
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/heads/gone", &missing, &p), GROVE_ENOTFOUND);
+	/* Asked about an id the ref no longer holds: not known. */
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/tags/t1", &t2.obj.id, &p), GROVE_ENOTFOUND);
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/tags/none", &t1.obj.id, &p), GROVE_ENOTFOUND);
+
+	/* Reading refs sees just the ids. */
+	grove_oid got;
+	cr_assert_eq(be->ops->ref_read(be, "refs/tags/t2", &got), 0);
+	cr_assert(grove__oid_equal(&got, &t2.obj.id));
+	ref_list l = { 0 };
+	cr_assert_eq(be->ops->ref_foreach(be, "refs/", collect_ref, &l), 0);
+	cr_assert_eq(l.count, 4);
+
+	/* Compare-and-swap against a ref holding a peeled id; a later write
+	 * peels from the store. */
+	grove_ref_update mv = ref_set("refs/heads/b", &t2.obj.id);
+	mv.check_old = 1;
+	mv.old_id = blob.obj.id;
+	grove__write_set ws2 = { NULL, 0, &mv, 1 };
+	cr_assert_eq(be->ops->write(be, &ws2), 0, "%s", grove_error_message());
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/heads/b", &t2.obj.id, &p), 1);
+	cr_assert(grove__oid_equal(&p, &blob.obj.id));
+	mv.old_id = blob.obj.id; /* stale: the ref moved */
+	cr_assert_eq(be->ops->write(be, &ws2), GROVE_EHEADMOVED);
+	be->ops->close(be);
+
+	cr_assert_eq(ref_value_len("refs/tags/t1"), 41);
+	cr_assert_eq(ref_value_len("refs/heads/b"), 41);
+	cr_assert_eq(ref_value_len("refs/heads/gone"), 20);
+	rec_dispose(&blob);
+	rec_dispose(&t1);
+	rec_dispose(&t2);
+}
+
+Test(lmdb, peeled_ref_values_checked)
+{
+	grove_backend *be = open_store();
+	be->ops->close(be);
+	grove_oid id, p;
+	oid_n(&id, 5);
+	unsigned char plain[21], bad[21], badtag[41];
+	memcpy(plain, id.id, 20);
+	plain[20] = 0;
+	memcpy(bad, id.id, 20);
+	bad[20] = 7;
+	memset(badtag, 0x22, sizeof(badtag));
+	raw_put("refs", "refs/heads/bare", 15, id.id, 20);
+	raw_put("refs", "refs/heads/plain", 16, plain, 21);
+	raw_put("refs", "refs/heads/bad", 14, bad, 21);
+	raw_put("refs", "refs/heads/badtag", 17, badtag, 41);
+	be = open_store();
+	grove_oid got;
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/bare", &got), 0);
+	cr_assert(grove__oid_equal(&got, &id));
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/heads/bare", &id, &p), GROVE_ENOTFOUND);
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/plain", &got), 0);
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/heads/plain", &id, &p), 0);
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/bad", &got), GROVE_ECORRUPT);
+	cr_assert_eq(be->ops->ref_peeled(be, "refs/heads/bad", &id, &p), GROVE_ECORRUPT);
+	cr_assert_eq(be->ops->ref_read(be, "refs/heads/badtag", &got), GROVE_ECORRUPT);
+	ref_list l = { 0 };
+	cr_assert_eq(be->ops->ref_foreach(be, "refs/heads/bad", collect_ref, &l), GROVE_ECORRUPT);
 	be->ops->close(be);
 }
