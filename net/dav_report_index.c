@@ -37,6 +37,11 @@ static uint64_t hash_str(const char *s)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static slot *slots;          /* SETS * WAYS, allocated on first use */
+/* Per slot a 32-bit tag of its blob id (0: unused), apart from the slots:
+ * a probe reads the 8 tags of a set from one cache line and touches a
+ * slot only on a tag match (a query probes all 10,000 members, and
+ * walking 8 scattered slots each was an eighth of its time). */
+static uint32_t *tags;
 static unsigned char *next_way; /* per set: the way to replace next */
 
 static size_t set_of(const grove_oid *id)
@@ -44,16 +49,28 @@ static size_t set_of(const grove_oid *id)
 	return (((size_t)id->id[0] << 16) | ((size_t)id->id[1] << 8) | id->id[2]) % SETS;
 }
 
+/* Bytes 3..6 of the id (set_of uses 0..2), never 0. */
+static uint32_t tag_of(const grove_oid *id)
+{
+	uint32_t t = ((uint32_t)id->id[3] << 24) | ((uint32_t)id->id[4] << 16) |
+		     ((uint32_t)id->id[5] << 8) | id->id[6];
+	return t ? t : 1;
+}
+
 /* The slot holding blob (under the lock), or NULL. */
 static slot *find(const grove_oid *blob, grove__dav_family fam)
 {
 	if (!slots)
 		return NULL;
-	slot *set = &slots[set_of(blob) * WAYS];
-	for (size_t w = 0; w < WAYS; w++)
-		if (set[w].used && (int)set[w].s.family == (int)fam &&
-		    grove_oid_cmp(&set[w].id, blob) == 0)
-			return &set[w];
+	size_t base = set_of(blob) * WAYS;
+	uint32_t t = tag_of(blob);
+	for (size_t w = 0; w < WAYS; w++) {
+		if (tags[base + w] != t)
+			continue;
+		slot *sl = &slots[base + w];
+		if (sl->used && (int)sl->s.family == (int)fam && grove_oid_cmp(&sl->id, blob) == 0)
+			return sl;
+	}
 	return NULL;
 }
 
@@ -267,9 +284,14 @@ int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fa
 	if (!slots) {
 		slots = grove__calloc((size_t)SETS * WAYS, sizeof(*slots));
 		next_way = grove__calloc(SETS, 1);
-		if (!next_way) {
+		tags = grove__calloc((size_t)SETS * WAYS, sizeof(*tags));
+		if (!slots || !next_way || !tags) {
 			free(slots);
+			free(next_way);
+			free(tags);
 			slots = NULL;
+			next_way = NULL;
+			tags = NULL;
 		}
 	}
 	int rc = 1;
@@ -301,6 +323,7 @@ int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fa
 		pthread_mutex_lock(&lock);
 		if (slots && !find(blob, fam)) {
 			size_t set = set_of(blob);
+			tags[set * WAYS + next_way[set]] = tag_of(blob);
 			slot *sl = &slots[set * WAYS + next_way[set]];
 			next_way[set] = (unsigned char)((next_way[set] + 1) % WAYS);
 			grove__dav_summary_dispose(&sl->s);
