@@ -15,7 +15,7 @@
 
 #define SLOTS 65536
 #define MAX_OBJECT 1024
-#define BUDGET ((size_t)16 << 20)
+#define BUDGET ((size_t)8 << 20)
 #define STRIPES 16
 
 typedef struct {

@@ -29,7 +29,7 @@ static _Thread_local unsigned decode_depth;
  */
 #define BASE_CACHE_SLOTS 4096
 #define BASE_CACHE_STRIPES 16
-#define BASE_CACHE_BUDGET ((size_t)32 << 20)
+#define BASE_CACHE_BUDGET ((size_t)16 << 20)
 #define BASE_CACHE_MAX_ENTRY ((size_t)4 << 20)
 
 typedef struct {

@@ -8,6 +8,7 @@
 #include "oid.h"
 #include "store.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,14 +73,17 @@ static void cache_insert(grove__tree_cache *c, grove__tree *t)
 {
 	size_t s = slot_of(&t->id);
 	grove__tree *old;
+	int trimmed = 0;
 	pthread_mutex_lock(&c->lock);
 	if (c->bytes + t->bytes > c->budget) {
-		/* Over budget: start afresh rather than track recency. */
+		/* Over budget: start afresh rather than track recency, and give
+		 * the freed memory back so a server's footprint stays flat. */
 		for (size_t i = 0; i < SLOTS; i++) {
 			grove__tree_release(c->slots[i]);
 			c->slots[i] = NULL;
 		}
 		c->bytes = 0;
+		trimmed = 1;
 	}
 	old = c->slots[s];
 	if (old)
@@ -89,6 +93,8 @@ static void cache_insert(grove__tree_cache *c, grove__tree *t)
 	c->bytes += t->bytes;
 	pthread_mutex_unlock(&c->lock);
 	grove__tree_release(old);
+	if (trimmed)
+		malloc_trim(0);
 }
 
 void grove__tree_cache_put(grove *g, grove__tree *tree)

@@ -432,3 +432,60 @@ Test(core, many_values_read_back_through_the_cache)
 	grove_close(g);
 	cleanup_dir();
 }
+
+/* A large directory read from the store gets new entries appended and
+ * merged at commit: the written tree must be in git's order with every
+ * entry present, including a new directory that sorts as "name/". */
+Test(core, large_directory_edits_stay_in_tree_order)
+{
+	grove *g = open_store("mem");
+	grove_txn *t;
+	grove_oid c;
+	grove_commit *commit;
+	grove_buf raw = { 0 };
+	grove_otype type;
+	grove_entry_list list = { 0 };
+	char key[64];
+	cr_assert_eq(grove_txn_begin(&t, g, "main"), 0);
+	for (int i = 0; i < 1000; i += 2) {
+		snprintf(key, sizeof(key), "big/e%04d.ics", i);
+		cr_assert_eq(grove_txn_set(t, key, "x", 1), 0);
+	}
+	cr_assert_eq(grove_txn_set(t, "big/q.b", "x", 1), 0);
+	cr_assert_eq(grove_txn_commit(t, &copts, NULL), 0);
+	grove_txn_free(t);
+
+	cr_assert_eq(grove_txn_begin(&t, g, "main"), 0);
+	for (int i = 999; i > 0; i -= 50) {
+		snprintf(key, sizeof(key), "big/e%04d.ics", i);
+		cr_assert_eq(grove_txn_set(t, key, "y", 1), 0);
+	}
+	cr_assert_eq(grove_txn_set(t, "big/q/inner", "z", 1), 0);
+	cr_assert_eq(grove_txn_set(t, "big/a-first", "z", 1), 0);
+	cr_assert_eq(grove_txn_remove(t, "big/e0010.ics"), 0);
+	cr_assert_eq(grove_txn_commit(t, &copts, &c), 0, "%s", grove_error_message());
+	grove_txn_free(t);
+
+	cr_assert_eq(grove_list(g, "main", "big", &list), 0);
+	cr_expect_eq(list.count, 500 + 1 + 20 + 2 - 1);
+	grove_entry_list_dispose(&list);
+	expect_value(g, "main", "big/e0999.ics", "y");
+	expect_value(g, "main", "big/q/inner", "z");
+	expect_value(g, "main", "big/q.b", "x");
+	cr_expect_eq(grove_exists(g, "main", "big/e0010.ics"), 0);
+	{
+		grove_oid big;
+		grove_kind kind;
+		grove_view *v;
+		cr_assert_eq(grove_view_open(&v, g, "main"), 0);
+		cr_assert_eq(grove_view_id(v, "big", &big, &kind), 0);
+		grove_view_free(v);
+		cr_assert_eq(grove_object_read(g, &big, &type, &raw), 0);
+		cr_expect_eq(grove__object_check(GROVE_OBJ_TREE, raw.data, raw.size), 0, "%s",
+			grove_error_message());
+		grove_buf_dispose(&raw);
+	}
+	cr_assert_eq(grove_commit_read(g, &c, &commit), 0);
+	grove_commit_free(commit);
+	grove_close(g);
+}
