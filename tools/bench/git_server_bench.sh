@@ -19,8 +19,6 @@ set -eu
 
 GROVE=${1:-build/grove}
 GEN=${2:-build/bench/store_bench}
-DATA=build/bench-data
-SYNTH=$DATA/synthetic-10000.git
 TMP=${BENCH_GIT_TMP:-build/bench-git-tmp.$$}
 REPS=${BENCH_GIT_REPS:-1}
 
@@ -29,34 +27,8 @@ for tool in git /usr/lib/git-core/git-daemon /usr/lib/git-core/git-http-backend 
 	command -v "$tool" >/dev/null 2>&1 || { echo "git_server_bench: $tool missing (make deps)" >&2; exit 1; }
 done
 
-if [ -n "${BENCH_REPO:-}" ]; then
-	REPO=$BENCH_REPO
-	# a work tree: serve its git directory
-	[ -d "$REPO/.git" ] && REPO=$REPO/.git
-	desc="BENCH_REPO=$BENCH_REPO"
-else
-	# The same deterministic history as the store benchmark (fixed seed and
-	# dates), so both read the same data.
-	if [ ! -d "$SYNTH" ]; then
-		echo "generating the synthetic history (10,000 commits) in $SYNTH ..." >&2
-		mkdir -p "$DATA"
-		rm -rf "$SYNTH.tmp"
-		git init -q --bare "$SYNTH.tmp"
-		"$GEN" --gen-history 10000 | git -C "$SYNTH.tmp" fast-import --quiet
-		git -C "$SYNTH.tmp" repack -adq
-		git -C "$SYNTH.tmp" prune-packed
-		mv "$SYNTH.tmp" "$SYNTH"
-	fi
-	REPO=$SYNTH
-	desc="synthetic history ($GEN --gen-history 10000 | git fast-import; repack -ad)"
-fi
-REPO=$(cd "$REPO" && pwd)
-
-# HEAD may name a branch that does not exist (the cached synthetic history's
-# HEAD says master, its branch is main): the served copies get HEAD fixed.
-branch=$(git --git-dir="$REPO" symbolic-ref -q HEAD || true)
-git --git-dir="$REPO" rev-parse -q --verify "$branch^{commit}" >/dev/null 2>&1 ||
-	branch=$(git --git-dir="$REPO" for-each-ref --count=1 --format='%(refname)' refs/heads/)
+. "$(dirname "$0")/bench_repo.sh"
+bench_repo "$GEN"
 commits=$(git --git-dir="$REPO" rev-list --count "$branch")
 objects=$(git --git-dir="$REPO" count-objects -v | sed -n 's/^in-pack: //p')
 packmb=$(git --git-dir="$REPO" count-objects -v | sed -n 's/^size-pack: //p')

@@ -10,35 +10,13 @@
 set -eu
 
 BIN=${1:-build/bench/store_bench}
-DATA=build/bench-data
-SYNTH=$DATA/synthetic-10000.git
 # A directory of its own: two runs at once must not delete each other's stores.
 TMP=${BENCH_TMP:-build/bench-tmp.$$}
 SECS=${BENCH_SECS:-2}
 
-make_synthetic() {
-	# Deterministic: the generator seeds its own PRNG; dates are fixed.
-	rm -rf "$SYNTH.tmp"
-	git init -q --bare "$SYNTH.tmp"
-	"$BIN" --gen-history 10000 | git -C "$SYNTH.tmp" fast-import --quiet
-	# A normal gc-style pack, the baseline of the size comparison.
-	git -C "$SYNTH.tmp" repack -adq
-	git -C "$SYNTH.tmp" prune-packed
-	mv "$SYNTH.tmp" "$SYNTH"
-}
-
-if [ -n "${BENCH_REPO:-}" ]; then
-	REPO=$BENCH_REPO
-else
-	mkdir -p "$DATA"
-	if [ ! -d "$SYNTH" ]; then
-		echo "generating the synthetic W5 history (10,000 commits) in $SYNTH ..." >&2
-		t0=$(date +%s)
-		make_synthetic
-		echo "  done in $(( $(date +%s) - t0 )) s" >&2
-	fi
-	REPO=$SYNTH
-fi
+# The W5 history: $BENCH_REPO, or the synthetic one (made once, cached).
+. "$(dirname "$0")/bench_repo.sh"
+bench_repo "$BIN"
 
 commits=$(git --git-dir="$REPO" rev-list --count --all 2>/dev/null ||
 	git -C "$REPO" rev-list --count --all 2>/dev/null || echo "?")

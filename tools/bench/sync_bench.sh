@@ -23,39 +23,14 @@ set -eu
 
 GROVE=${1:-build/grove}
 GEN=${2:-build/bench/store_bench}
-DATA=build/bench-data
-SYNTH=$DATA/synthetic-10000.git
 TMP=${BENCH_SYNC_TMP:-build/bench-sync-tmp.$$}
 
 for tool in git /usr/lib/git-core/git-daemon /usr/bin/python3; do
 	command -v "$tool" >/dev/null 2>&1 || { echo "sync_bench: $tool missing (make deps)" >&2; exit 1; }
 done
 
-if [ -n "${BENCH_REPO:-}" ]; then
-	REPO=$BENCH_REPO
-	[ -d "$REPO/.git" ] && REPO=$REPO/.git
-	desc="BENCH_REPO=$BENCH_REPO"
-else
-	# The same cached history as git_server_bench.sh (made the same way).
-	if [ ! -d "$SYNTH" ]; then
-		echo "generating the synthetic history (10,000 commits) in $SYNTH ..." >&2
-		mkdir -p "$DATA"
-		rm -rf "$SYNTH.tmp"
-		git init -q --bare "$SYNTH.tmp"
-		"$GEN" --gen-history 10000 | git -C "$SYNTH.tmp" fast-import --quiet
-		git -C "$SYNTH.tmp" repack -adq
-		git -C "$SYNTH.tmp" prune-packed
-		mv "$SYNTH.tmp" "$SYNTH"
-	fi
-	REPO=$SYNTH
-	desc="synthetic history ($GEN --gen-history 10000 | git fast-import; repack -ad)"
-fi
-REPO=$(cd "$REPO" && pwd)
-
-# HEAD may name a branch that does not exist (see git_server_bench.sh).
-branch=$(git --git-dir="$REPO" symbolic-ref -q HEAD || true)
-git --git-dir="$REPO" rev-parse -q --verify "$branch^{commit}" >/dev/null 2>&1 ||
-	branch=$(git --git-dir="$REPO" for-each-ref --count=1 --format='%(refname)' refs/heads/)
+. "$(dirname "$0")/bench_repo.sh"
+bench_repo "$GEN"
 commits=$(git --git-dir="$REPO" rev-list --count "$branch")
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 echo "sync benchmark"
