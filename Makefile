@@ -66,8 +66,8 @@ $(B)/libgrove.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/libgrove.so.$(SOVERSION): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libgrove.so.$(SOVERSION) -o $@ $^ $(PKG_LIBS)
+$(B)/libgrove.so.$(SOVERSION): $(LIB_OBJ) store/libgrove.map
+	$(CC) -shared -Wl,-soname,libgrove.so.$(SOVERSION) -Wl,--version-script=store/libgrove.map -o $@ $(LIB_OBJ) $(PKG_LIBS)
 	ln -sf libgrove.so.$(SOVERSION) $(B)/libgrove.so
 
 $(B)/grove: $(CLI_OBJ) $(SERVER_OBJ) $(B)/libgrove.a
