@@ -250,6 +250,28 @@ PROPFIND_TOKEN = ('<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DA
                   '<d:sync-token/></d:prop></d:propfind>')
 
 
+def stage_tail(data, out, keep):
+    """Peer data in `out`: cal/ and book/ hold the first N-100 objects plus all
+    but the last `keep` of the 100 tail objects; tail-cal/ and tail-book/ hold
+    the last `keep`, to PUT over HTTP.  Files are hard-linked, not copied."""
+    if os.path.isdir(out):
+        return
+    for coll in ("cal", "book"):
+        tail = sorted(os.listdir(os.path.join(data, "tail-" + coll)))
+        keep = max(0, min(keep, len(tail)))
+        for d in (coll, "tail-" + coll):
+            os.makedirs(os.path.join(out, d))
+        srcs = [(coll, fn, coll) for fn in os.listdir(os.path.join(data, coll))]
+        srcs += [("tail-" + coll, fn, coll) for fn in tail[:len(tail) - keep]]
+        srcs += [("tail-" + coll, fn, "tail-" + coll) for fn in tail[len(tail) - keep:]]
+        for src, fn, dst in srcs:
+            a, b = os.path.join(data, src, fn), os.path.join(out, dst, fn)
+            try:
+                os.link(a, b)
+            except OSError:
+                shutil.copyfile(a, b)
+
+
 class Bench:
     def __init__(self, a):
         self.a = a
@@ -289,9 +311,14 @@ class Bench:
         self.seq += r["n"] + 1000
         return r
 
-    def op(self, server, n, name, secs, **kw):
-        """Warm-up (2 requests, untimed), then the timed loop."""
-        self.load(server, requests=2, **kw)
+    def op(self, server, n, name, secs, warmup=2, **kw):
+        """Warm-up (2 requests, untimed; fewer for slow peers), then the timed loop:
+        each connection goes on until secs have passed, so at least one request
+        per connection is timed however slow the server is."""
+        if warmup:
+            wkw = dict(kw)
+            wkw["conns"] = min(warmup, wkw.get("conns") or self.a.conns)
+            self.load(server, requests=warmup, **wkw)
         r = self.load(server, seconds=secs, requests=self.a.max_requests, **kw)
         cpu_pct = 100 * r["client_cpu_s"] / max(r["wall_s"], 1e-9)
         srv_pct = 100 * r["server_cpu_s"] / max(r["wall_s"], 1e-9)
@@ -303,35 +330,36 @@ class Bench:
         r["server_cpu_pct"] = srv_pct
         return r
 
-    def run_ops(self, server, n, secs, only=None):
+    def run_ops(self, server, n, secs, only=None, warmup=2):
         res = {}
+        self_op = lambda *x, **kw: self.op(*x, warmup=warmup, **kw)
         f = lambda t: self.files(server, t)
         ev_paths = self.write(f("ev.paths"), "".join(
             "%sev-%06d.ics\n" % (server.cal, i) for i in range(1, n + 1)))
         want = lambda k: only is None or k in only
         if want("GET"):
-            res["GET"] = self.op(server, n, "GET", secs, paths=ev_paths, expect="200")
+            res["GET"] = self_op(server, n, "GET", secs, paths=ev_paths, expect="200")
         if want("PROPFIND"):
-            res["PROPFIND"] = self.op(
+            res["PROPFIND"] = self_op(
                 server, n, "PROPFIND Depth 1", secs,
                 paths=self.write(f("cal.path"), server.cal + "\n"), method="PROPFIND",
                 bodies=[self.write(f("propfind.xml"), PROPFIND_D1)],
                 headers=["Depth: 1", CT_XML], expect="207")
         if want("QUERY"):
-            res["QUERY"] = self.op(
+            res["QUERY"] = self_op(
                 server, n, "calendar-query month", secs,
                 paths=self.write(f("cal.path"), server.cal + "\n"), method="REPORT",
                 bodies=[self.write(f("query.xml"), CAL_QUERY_MONTH)],
                 headers=["Depth: 1", CT_XML], expect="207")
         if want("MULTIGET"):
-            res["MULTIGET"] = self.op(
+            res["MULTIGET"] = self_op(
                 server, n, "calendar-multiget 100", secs,
                 paths=self.write(f("cal.path"), server.cal + "\n"), method="REPORT",
                 bodies=[self.write(f("mg%d.xml" % k), multiget_body(server, k, n))
                         for k in range(20)],
                 headers=["Depth: 1", CT_XML], expect="207")
         if want("CARDQUERY"):
-            res["CARDQUERY"] = self.op(
+            res["CARDQUERY"] = self_op(
                 server, n, "addressbook-query", secs,
                 paths=self.write(f("book.path"), server.book + "\n"), method="REPORT",
                 bodies=[self.write(f("cardquery.xml"), CARD_QUERY)],
@@ -346,18 +374,18 @@ class Bench:
                           requests=10, if_match=True, conns=1)
             if r["errors"]:
                 raise RuntimeError("%s: sync setup PUTs failed: %s" % (server.name, r["first_error"]))
-            res["SYNC"] = self.op(
+            res["SYNC"] = self_op(
                 server, n, "sync-collection (10)", secs,
                 paths=self.write(f("cal.path"), server.cal + "\n"), method="REPORT",
                 bodies=[self.write(f("sync.xml"), SYNC % token)],
                 headers=[CT_XML], expect="207")
         if want("PUTUPD"):
-            res["PUTUPD"] = self.op(server, n, "PUT update If-Match", secs, paths=ev_paths,
+            res["PUTUPD"] = self_op(server, n, "PUT update If-Match", secs, paths=ev_paths,
                                     method="PUT", bodies=[upd],
                                     headers=["Content-Type: text/calendar"], if_match=True,
                                     expect="200,201,204")
         if want("PUTNEW"):
-            res["PUTNEW"] = self.op(
+            res["PUTNEW"] = self_op(
                 server, n, "PUT new", secs,
                 paths=self.write(f("new.paths"), server.cal + "new-@SEQ@.ics\n"), method="PUT",
                 bodies=[self.write(f("new.ics"), NEW_EVENT % ("new-@SEQ@@bench.grove", "New @SEQ@"))],
@@ -392,6 +420,11 @@ def main():
     ap.add_argument("--secs", type=float, default=2.0, help="timed loop per op, grove")
     ap.add_argument("--peer-secs", type=float, default=4.0, help="timed loop per op, peers")
     ap.add_argument("--max-requests", type=int, default=0)
+    ap.add_argument("--peer-warmup", type=int, default=2,
+                    help="untimed warm-up requests per op, peers")
+    ap.add_argument("--peer-tail", type=int, default=100,
+                    help="of the last 100 objects per collection, how many the peers "
+                         "get by PUT (the rest go into their storage with the others)")
     ap.add_argument("--peers", default="xandikos,radicale")
     ap.add_argument("--keep", action="store_true", help="leave the servers' data in --tmp")
     a = ap.parse_args()
@@ -422,12 +455,17 @@ def main():
             s = Xandikos(a.tmp, data) if peer == "xandikos" else Radicale(a.tmp, data)
             os.makedirs(s.tmp, exist_ok=True)
             t0 = time.time()
+            # A peer gets all but the last --peer-tail of the 100 tail objects
+            # written into its storage too: each PUT costs Xandikos/Radicale
+            # ~1 s at 10k, so 200 of them would take minutes.
+            s.data = os.path.join(a.tmp, "peerdata")
+            stage_tail(data, s.data, a.peer_tail)
             s.load()
-            s.put_dir(os.path.join(data, "tail-cal"), s.cal, "text/calendar")
-            s.put_dir(os.path.join(data, "tail-book"), s.book, "text/vcard")
+            s.put_dir(os.path.join(s.data, "tail-cal"), s.cal, "text/calendar")
+            s.put_dir(os.path.join(s.data, "tail-book"), s.book, "text/vcard")
             log("%s: %d+%d objects loaded in %.1f s" % (peer, n, n, time.time() - t0))
             servers.append(s)
-            results[peer] = bench.run_ops(s, n, a.peer_secs)
+            results[peer] = bench.run_ops(s, n, a.peer_secs, warmup=a.peer_warmup)
             s.stop()
         # grove's scaling in collection size
         scale = {}
@@ -457,8 +495,12 @@ def report(a, results, scale):
     g = results["grove"]
     print("DAV server benchmark: %s events (10%% recurring) + %s contacts; "
           "%d keep-alive connections (dav_load)" % (format(n, ","), format(n, ","), a.conns))
-    print("timed loop per request type: grove %.0f s, peers %.0f s (after 2 warm-up requests)"
-          % (a.secs, a.peer_secs))
+    print("timed loop per request type: grove %g s after 2 warm-up requests; peers %g s after "
+          "%d (each connection finishes the request it started, so slow peers run longer)"
+          % (a.secs, a.peer_secs, a.peer_warmup))
+    if a.peer_tail != 100:
+        print("peers get the last %d objects per collection by PUT (grove: 100), the rest "
+              "written into their storage" % a.peer_tail)
     print()
     head = "%-34s %10s %8s %8s" % ("request", "grove/s", "p50 ms", "p99 ms")
     for p in peers:
@@ -503,7 +545,8 @@ def report(a, results, scale):
     print()
     b = results["grove_bcrypt_get"]
     print("grove GET with the bcrypt cost-10 hash `grove user add` writes: %s/s, p50 %s ms "
-          "(every request runs crypt_r: no credential cache)" % (fmt_rps(b), fmt_ms(b["p50_ms"])))
+          "(verified credentials are cached, net/http_auth.c: crypt_r runs once per "
+          "Basic header)" % (fmt_rps(b), fmt_ms(b["p50_ms"])))
     mx = max([g[k]["client_cpu_pct"] for k, _ in OPS])
     print("load generator CPU: at most %.0f%% of one core during grove's loops "
           "(server CPU in the same loops: up to %.0f%%)" % (

@@ -9,7 +9,12 @@
 #   BENCH_DAV_N=n          items per collection for the comparison (10000)
 #   BENCH_DAV_SCALE=a,b    other sizes grove runs at (1000,100000; "" for none)
 #   BENCH_DAV_SECS=s       timed loop per request type for grove (2)
-#   BENCH_DAV_PEER_SECS=s  the same for the peers (4)
+#   BENCH_DAV_PEER_SECS=s  the same for the peers (3)
+#   BENCH_DAV_PEER_WARMUP=k untimed warm-up requests per type for the peers (1)
+#   BENCH_DAV_PEER_TAIL=k  of the last 100 objects per collection, how many the
+#                          peers get by PUT (10; the rest go into their storage;
+#                          each PUT costs them ~0.1-1 s at 10k).  With these
+#                          defaults the 10k comparison takes ~6 min (nproc 2)
 #   BENCH_DAV_PEERS=list   xandikos,radicale ("" for grove only)
 #   BENCH_DAV_TMP=dir      scratch directory (default build/bench-dav-tmp.PID, removed)
 #
@@ -83,7 +88,8 @@ mkdir -p "$TMP"
 rc=0
 $PY -W ignore::DeprecationWarning "$HERE/dav_bench.py" --grove "$GROVE" --load "$LOAD" \
 	--data "$DATA" --tmp "$TMP" --n "$N" --scale "$SCALE" \
-	--secs "${BENCH_DAV_SECS:-2}" --peer-secs "${BENCH_DAV_PEER_SECS:-4}" \
+	--secs "${BENCH_DAV_SECS:-2}" --peer-secs "${BENCH_DAV_PEER_SECS:-3}" \
+	--peer-warmup "${BENCH_DAV_PEER_WARMUP:-1}" --peer-tail "${BENCH_DAV_PEER_TAIL:-10}" \
 	--peers "${BENCH_DAV_PEERS-xandikos,radicale}" || rc=$?
 rm -rf "$TMP"
 exit $rc
