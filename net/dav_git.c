@@ -6,16 +6,80 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../git/receive_pack.h"
+#include "../git/receive_pack_internal.h"
+#include "dav_git_user_internal.h"
 #include "dav_internal.h"
 #include "error.h"
 #include "object.h"
+
+struct grove__dav_git_views {
+	struct grove__dav_git_views *next;
+	char *user;
+	grove *view;
+};
+
+void grove__dav_git_dispose(grove__dav_git *dg)
+{
+	while (dg && dg->views) {
+		struct grove__dav_git_views *v = dg->views;
+		dg->views = v->next;
+		grove_close(v->view);
+		free(v->user);
+		free(v);
+	}
+}
+
+/* The view of user's data, made once and kept (loop thread only). */
+static int user_view(grove__dav_git *dg, const char *user, grove **out)
+{
+	struct grove__dav_git_views *v;
+	for (v = dg->views; v; v = v->next) {
+		if (!strcmp(v->user, user)) {
+			*out = v->view;
+			return 0;
+		}
+	}
+	if (!(v = calloc(1, sizeof(*v))) || !(v->user = strdup(user))) {
+		free(v);
+		return 500;
+	}
+	if (grove__dav_user_view_open(&v->view, dg->g, dg->branch, user) < 0) {
+		free(v->user);
+		free(v);
+		return 404; /* a name that cannot be served is no repository */
+	}
+	v->next = dg->views;
+	dg->views = v;
+	*out = v->view;
+	return 0;
+}
+
+/* "users/<name>" or "users/<name>.git" names user's repository? */
+static int names_user(const char *name, const char *user)
+{
+	size_t dl = strlen(DAV_GIT_USERS_DIR), ul = strlen(user);
+	if (strncmp(name, DAV_GIT_USERS_DIR, dl) != 0)
+		return 0;
+	name += dl;
+	if (strncmp(name, user, ul) != 0)
+		return 0;
+	return !name[ul] || !strcmp(name + ul, ".git");
+}
 
 int grove__dav_git_open(void *arg, const char *name, const char *user, int receive,
 	grove **out)
 {
 	grove__dav_git *dg = arg;
 	(void)receive;
+	if (!strncmp(name, DAV_GIT_USERS_DIR, strlen(DAV_GIT_USERS_DIR))) {
+		if (!user)
+			return 401;
+		/* Another user's repository does not exist for you (404, not
+		 * 403: not even whether that user has one is told). */
+		if (!names_user(name, user))
+			return 404;
+		return user_view(dg, user, out);
+	}
 	if (strcmp(name, DAV_GIT_STORE_NAME) != 0 && strcmp(name, DAV_GIT_STORE_NAME ".git") != 0)
 		return 404;
 	if (!user)
@@ -152,25 +216,60 @@ static int commit_tree(grove__receive *rp, const grove_oid *id, grove_oid *tree)
 	return rc;
 }
 
-int grove__dav_git_check(void *arg, grove__receive *rp, const char *refname,
-	const grove_oid *old_id, const grove_oid *new_id, char **reason)
+/* Checks the new and changed files of a push: walk from the depth the
+ * pushed tree starts at (0: the whole store, 1: one user's data). */
+static int check_files(grove__receive *rp, const grove_oid *old_id, const grove_oid *new_id,
+	int depth, char **reason)
 {
-	grove__dav_git *dg = arg;
-	const char *branch = dg->branch ? dg->branch : "main";
 	grove_oid new_tree, old_tree;
-	int rc, have_old = !grove_oid_is_zero(old_id);
+	int rc, have_old = old_id && !grove_oid_is_zero(old_id);
 	check_ctx cx = { rp, NULL, "" };
-
-	if (strncmp(refname, "refs/heads/", 11) != 0 || strcmp(refname + 11, branch) != 0)
-		return 0; /* only the DAV branch is served as calendars and contacts */
 	if ((rc = commit_tree(rp, new_id, &new_tree)) < 0)
 		return rc;
 	if (have_old && commit_tree(rp, old_id, &old_tree) < 0)
 		have_old = 0; /* old head unreadable: check everything */
-	rc = walk(&cx, &new_tree, have_old ? &old_tree : NULL, 0, DAV_CAL);
+	rc = walk(&cx, &new_tree, have_old ? &old_tree : NULL, depth, DAV_CAL);
 	if (rc == 1)
 		*reason = cx.reason;
 	else
 		free(cx.reason);
 	return rc;
+}
+
+static int refuse_with(char **reason, const char *text)
+{
+	if (!(*reason = strdup(text)))
+		return grove__error_set(GROVE_ENOMEM, "out of memory");
+	return 1;
+}
+
+/* A push to a user's repository (see dav_git_user.h). */
+static int check_user_push(grove__receive *rp, const char *refname, const grove_oid *old_id,
+	const grove_oid *new_id, char **reason)
+{
+	int rc, ff = 0;
+	if (strcmp(refname, DAV_GIT_USER_BRANCH_REF) != 0)
+		return refuse_with(reason, "only refs/heads/main can be pushed to your repository");
+	rc = grove__dav_user_push_closed(rp, grove__dav_user_view_store(rp->g), old_id, new_id, &ff);
+	if (rc == 0 && !ff) /* even when the server allows forced pushes elsewhere */
+		return refuse_with(reason, "non-fast-forward");
+	if (rc == 1)
+		return refuse_with(reason,
+			"the pushed history refers to objects that are not in your repository");
+	if (rc < 0)
+		return rc;
+	return check_files(rp, old_id, new_id, 1, reason);
+}
+
+int grove__dav_git_check(void *arg, grove__receive *rp, const char *refname,
+	const grove_oid *old_id, const grove_oid *new_id, char **reason)
+{
+	grove__dav_git *dg = arg;
+	const char *branch = dg->branch ? dg->branch : "main";
+
+	if (grove__dav_user_view_user(rp->g))
+		return check_user_push(rp, refname, old_id, new_id, reason);
+	if (strncmp(refname, "refs/heads/", 11) != 0 || strcmp(refname + 11, branch) != 0)
+		return 0; /* only the DAV branch is served as calendars and contacts */
+	return check_files(rp, old_id, new_id, 0, reason);
 }

@@ -3,8 +3,10 @@
  *
  * Main mode (the default): one store (--store, default
  * lmdb:./grove-data/store) served on one port as CalDAV and CardDAV under
- * /dav/ and /.well-known/, and as git smart HTTP at /git/store for the
- * users named by --git-admin (see net/dav_git.h for why only them).  Every
+ * /dav/ and /.well-known/, and as git smart HTTP: /git/store (the whole
+ * DAV branch) for the users named by --git-admin, and /git/users/<name>.git
+ * (that user's own calendars and address books) for each user (see
+ * net/dav_git.h and net/dav_git_user.h).  Every
  * request needs Basic credentials from --htpasswd (default
  * ./grove-data/htpasswd, managed with `grove user`).
  *
@@ -307,7 +309,8 @@ int cmd_serve(cli *c, int argc, char **argv)
 	if (main_mode)
 		fprintf(stderr,
 			"grove serve: listening on %s port %d, store %s: CalDAV/CardDAV under /dav/, "
-			"git at /git/" DAV_GIT_STORE_NAME " (%zu admin%s)\n",
+			"git at /git/" DAV_GIT_USERS_DIR "<user>.git and /git/" DAV_GIT_STORE_NAME
+			" (%zu admin%s)\n",
 			host[0] ? host : "*", grove__listener_port(lis), store, n_admins,
 			n_admins == 1 ? "" : "s");
 	else
@@ -325,6 +328,7 @@ out:
 	grove__htpasswd_free(htpasswd);
 	grove__git_repos_free(repos);
 	serve_sync_stop(sync);
+	grove__dav_git_dispose(&dg);
 	grove_close(g);
 	return rc;
 }
