@@ -235,9 +235,15 @@ git -C b pull -q --ff-only || fail "bob pull"
 b_head=$(git -C b rev-parse HEAD)
 stop_server
 
-# Deriving bob's projection from scratch gives the same commits.
-dav_start --git-admin admin
+# After a restart the projections are the same; a server that allows
+# forced pushes (for --stores and admins) still refuses them for a user.
+dav_start --git-admin admin --allow-non-ff
 git clone -q "$(url bob:pw-b bob.git)" b2 || fail "bob re-clone"
 [ "$(git -C b2 rev-parse HEAD)" = "$b_head" ] || fail "bob's head differs after a restart"
+git -C a reset -q --hard HEAD^
+git -C a commit -q --allow-empty -m "diverged again"
+rc=0; git -C a push --force "$(url alice:pw-a alice.git)" main 2>err || rc=$?
+[ "$rc" -ne 0 ] && grep -q "non-fast-forward" err || fail "forced push with --allow-non-ff: rc $rc $(cat err)"
+[ "$(remote_head)" = "$head" ] || fail "main moved after a forced push"
 stop_server
 echo "dav_git_user: ok"
