@@ -1,6 +1,7 @@
 /* REPORT: dispatch on the body's root element, and what the reports share
  * (object responses, walking a collection's members, text matching). */
 #include "dav_report.h"
+#include "dav_journal.h"
 #include "error.h"
 
 #include <ctype.h>
@@ -480,44 +481,41 @@ int grove__dav_report_sync(grove__dav_report *r)
 		r->depth = saved;
 	} else {
 		/* the changes between the token's commit and the head, below the
-		 * collection only: cost follows the size of the change */
-		grove_diff diff = { 0 };
-		if (grove_diff_commits(r->c->srv->st.g, &since, head, r->target.key, &diff) < 0)
+		 * collection only: from the change journal (cost follows the commits
+		 * and changes since the token), else by diffing the two trees */
+		grove *g = r->c->srv->st.g;
+		grove__dav_sync_changes ch = { 0 };
+		int rc = grove__dav_journal_changes(g, &since, head, r->target.key, &ch);
+		if (rc == 1)
+			rc = grove__dav_sync_full(g, &since, head, r->target.key, &ch);
+		if (rc < 0)
 			return 500;
-		size_t klen = strlen(r->target.key), n = 0;
-		for (size_t i = 0; i < diff.count; i++) {
-			const char *name = diff.entries[i].path + klen + 1;
-			if (strncmp(diff.entries[i].path, r->target.key, klen) == 0 &&
-			    diff.entries[i].path[klen] == '/' && !strchr(name, '/') && name[0] != '.')
-				n++;
-		}
-		int over = over_limit(r->doc, DAV_NS_DAV, n);
+		int over = over_limit(r->doc, DAV_NS_DAV, ch.count);
 		if (over) {
-			grove_diff_dispose(&diff);
+			grove__dav_sync_changes_dispose(&ch);
 			r->cond_ns = DAV_NS_DAV;
 			r->cond = "number-of-matches-within-limits";
 			return over < 0 ? 400 : 507;
 		}
-		grove__sbuf href = GROVE_SBUF_INIT;
-		for (size_t i = 0; i < diff.count && status == 0; i++) {
-			const grove_diff_entry *d = &diff.entries[i];
-			if (strncmp(d->path, r->target.key, klen) != 0 || d->path[klen] != '/')
-				continue;
-			const char *name = d->path + klen + 1;
-			if (strchr(name, '/') || name[0] == '.')
-				continue;
+		grove__sbuf href = GROVE_SBUF_INIT, key = GROVE_SBUF_INIT;
+		for (size_t i = 0; i < ch.count && status == 0; i++) {
+			const grove__dav_sync_change *d = &ch.items[i];
 			grove__sbuf_reset(&href);
-			status = grove__dav_report_member_href(r, name, &href);
+			grove__sbuf_reset(&key);
+			status = grove__dav_report_member_href(r, d->name, &href);
+			if (status == 0 && grove__sbuf_printf(&key, "%s/%s", r->target.key, d->name) < 0)
+				status = 500;
 			if (status)
 				break;
 			if (d->kind == GROVE_DIFF_REMOVED)
 				grove__dav_report_status(r, href.data, 404);
 			else
-				status = grove__dav_report_object(r, href.data, d->path, name,
+				status = grove__dav_report_object(r, href.data, key.data, d->name,
 								  &d->new_id, NULL, 0);
 		}
 		grove__sbuf_dispose(&href);
-		grove_diff_dispose(&diff);
+		grove__sbuf_dispose(&key);
+		grove__dav_sync_changes_dispose(&ch);
 	}
 	if (status)
 		return status;

@@ -1,6 +1,7 @@
 /* Writes of the DAV layer: one optimistic transaction per request, with
  * rebase-and-recheck when another writer moved the branch meanwhile. */
 #include "dav_store.h"
+#include "dav_journal.h"
 #include "error.h"
 
 #include <stdio.h>
@@ -94,6 +95,9 @@ int grove__dav_commit(grove__dav_store *st, const grove__dav_write *w,
 		int rc = grove_txn_commit(txn, &co, commit_out);
 		if (rc == 0) {
 			status = 0;
+			/* what this commit changed, for sync-collection (dav_journal.h) */
+			if (commit_out && grove__dav_journal_record(st->g, commit_out) < 0)
+				grove_error_clear();
 			break;
 		}
 		if (rc != GROVE_EHEADMOVED) {
