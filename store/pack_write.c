@@ -22,6 +22,8 @@
 /* The largest stored delta measured (a delta is at most a few times its
  * result; objects are limited to 1 GiB elsewhere). */
 #define MAX_DELTA_LEN ((size_t)4 << 30)
+/* Longest delta chain resolved (git caps pack.depth at 4095). */
+#define MAX_CHAIN 4095
 
 enum { UNSEEN = 0, IN_PROGRESS = 1, WRITTEN = 2 };
 
@@ -171,21 +173,23 @@ static int write_inflated(wctx *w, const item *it)
 }
 
 /*
- * A stored delta's inflated length, which its pack entry header needs when
- * the record does not carry it (data_size 0): the stream is inflated by
- * libdeflate into a scratch buffer kept across deltas (grown on demand)
- * and thrown away.
+ * Inflates a stored delta into the scratch buffer kept across deltas
+ * (grown on demand) with libdeflate; *out is its length.
  */
-static int delta_inflated_len(wctx *w, const grove__object *rec, size_t *out)
+static int inflate_to_scratch(wctx *w, const grove__object *rec, size_t *out)
 {
 	char hex[GROVE_OID_HEXSZ + 1];
 
-	if (rec->data_size) {
-		*out = rec->data_size;
-		return 0;
-	}
 	if (!w->dd && !(w->dd = libdeflate_alloc_decompressor()))
 		return grove__error_oom();
+	if (rec->data_size && rec->data_size > w->scratch_cap && rec->data_size <= MAX_DELTA_LEN) {
+		void *s = grove__realloc(w->scratch, rec->data_size);
+		if (!s)
+			return GROVE_ENOMEM;
+		w->scratch = s;
+		w->scratch_cap = rec->data_size;
+		w->scratch_full = 0;
+	}
 	for (;;) {
 		size_t in_used = 0, n = 0;
 		enum libdeflate_result r;
@@ -209,12 +213,142 @@ static int delta_inflated_len(wctx *w, const grove__object *rec, size_t *out)
 			w->scratch_full = 1;
 			continue;
 		}
-		if (r != LIBDEFLATE_SUCCESS || in_used != rec->data_len)
+		if (r != LIBDEFLATE_SUCCESS || in_used != rec->data_len ||
+		    (rec->data_size && n != rec->data_size))
 			return grove__error_set(GROVE_ECORRUPT, "stored delta %s: damaged zlib stream",
 				grove_oid_tohex(hex, &rec->id));
 		*out = n;
 		return 0;
 	}
+}
+
+/*
+ * A stored delta's inflated length, which its pack entry header needs when
+ * the record does not carry it (data_size 0): the stream is inflated into
+ * the scratch buffer and thrown away.
+ */
+static int delta_inflated_len(wctx *w, const grove__object *rec, size_t *out)
+{
+	if (rec->data_size) {
+		*out = rec->data_size;
+		return 0;
+	}
+	return inflate_to_scratch(w, rec, out);
+}
+
+/* One delta of a chain being resolved, nearest the object first. */
+typedef struct {
+	grove__object rec;
+	grove_buf raw;
+} chain_link;
+
+static void links_dispose(chain_link *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		grove_buf_dispose(&l[i].raw);
+	free(l);
+}
+
+/*
+ * The content of a stored delta whose base this pack does not send.  The
+ * records of its chain are read first (compressed, usually small), then
+ * applied from the chain's whole object upwards, one intermediate result
+ * held at a time.  This does not go through be->ops->read: that keeps
+ * every base it resolves in the process-wide delta base cache, and the
+ * objects a pack sends whole (tips whose older versions stay behind) are
+ * seldom the base of the next one, so a small fetch left up to the cache's
+ * whole budget (16 MiB) resident for nothing.
+ */
+static int resolve_delta(wctx *w, const grove__object *top, grove_buf *out)
+{
+	chain_link *links = NULL;
+	size_t n = 0, cap = 0;
+	grove__object root_rec;
+	grove_buf root_raw = { 0 }, cur = { 0 };
+	const grove__object *d;
+	char hex[GROVE_OID_HEXSZ + 1], hex2[GROVE_OID_HEXSZ + 1];
+	grove_oid base = top->base;
+	int rc;
+
+	/* Read down to a whole object. */
+	for (;;) {
+		if (n == MAX_CHAIN) {
+			rc = grove__error_set(GROVE_ECORRUPT, "delta chain of %s deeper than %d",
+				grove_oid_tohex(hex, &top->id), MAX_CHAIN);
+			goto done;
+		}
+		rc = w->be->ops->read_raw(w->be, &base, &root_rec, &root_raw);
+		if (rc < 0) {
+			if (rc == GROVE_ENOTFOUND)
+				rc = grove__error_set(GROVE_ECORRUPT, "delta base %s of %s is missing",
+					grove_oid_tohex(hex, &base), grove_oid_tohex(hex2, &top->id));
+			goto done;
+		}
+		if (root_rec.type != top->type) {
+			rc = grove__error_set(GROVE_ECORRUPT, "delta %s has type %s but its base %s is a %s",
+				grove_oid_tohex(hex, &top->id), grove_otype_name(top->type),
+				grove_oid_tohex(hex2, &base), grove_otype_name(root_rec.type));
+			goto done;
+		}
+		if (root_rec.encoding != GROVE__ENC_DELTA)
+			break;
+		if (n == cap) {
+			size_t c2 = cap ? cap * 2 : 8;
+			chain_link *l = grove__realloc(links, c2 * sizeof(*l));
+			if (!l) {
+				rc = GROVE_ENOMEM;
+				goto done;
+			}
+			links = l;
+			cap = c2;
+		}
+		links[n].rec = root_rec;
+		links[n].raw = root_raw;
+		n++;
+		memset(&root_raw, 0, sizeof(root_raw));
+		base = root_rec.base;
+	}
+	if ((rc = grove__object_decode(w->be, &root_rec, &cur)) < 0)
+		goto done;
+	/* Apply the deltas, the one nearest the root first, top last. */
+	for (size_t k = n + 1; k-- > 0;) {
+		grove_buf next = { 0 };
+		size_t dlen = 0;
+		d = k == 0 ? top : &links[k - 1].rec;
+		if ((rc = inflate_to_scratch(w, d, &dlen)) < 0)
+			goto done;
+		if ((rc = grove__delta_apply(cur.data, cur.size, w->scratch, dlen, &next)) < 0) {
+			grove__error_wrap(rc, "applying delta %s", grove_oid_tohex(hex, &d->id));
+			goto done;
+		}
+		grove_buf_dispose(&cur);
+		cur = next;
+		if (cur.size != d->size) {
+			rc = grove__error_set(GROVE_ECORRUPT, "delta %s yields %zu bytes, record says %zu",
+				grove_oid_tohex(hex, &d->id), cur.size, d->size);
+			goto done;
+		}
+	}
+	*out = cur;
+	memset(&cur, 0, sizeof(cur));
+done:
+	grove_buf_dispose(&cur);
+	grove_buf_dispose(&root_raw);
+	links_dispose(links, n);
+	return rc;
+}
+
+/* Sends a stored delta whole: its base is neither sent nor the client's. */
+static int write_resolved(wctx *w, const grove__object *rec)
+{
+	grove_buf content = { 0 };
+	int rc = resolve_delta(w, rec, &content);
+	if (rc < 0)
+		return rc;
+	rc = write_whole(w, rec->type, content.data, content.size);
+	grove_buf_dispose(&content);
+	w->st.inflated++;
+	return rc;
 }
 
 /* Writes a record read by read_raw; its base, if in the set, is written. */
@@ -236,7 +370,7 @@ static int write_record(wctx *w, item *it, const grove__object *rec)
 		int ref = !ofs && w->o.allow_thin && w->o.client_has &&
 			w->o.client_has(w->o.client_payload, &rec->base) == 1;
 		if (!ofs && !ref)
-			return write_inflated(w, it);
+			return write_resolved(w, rec);
 		if ((rc = delta_inflated_len(w, rec, &dsize)) < 0)
 			return rc;
 		if (ofs) {

@@ -1,7 +1,9 @@
 /*
  * Pack writing that reuses stored deltas: the same pack whether or not a
  * record carries its inflated length (grove__object.data_size), damaged
- * stored deltas and missing bases mid-chain reported cleanly, and the
+ * stored deltas and missing bases mid-chain reported cleanly, deltas whose
+ * base is not sent resolved along their chain (right content, no
+ * whole-object reads that would fill the delta base cache), and the
  * commit walk keeping each commit's tree id.
  */
 #include <criterion/criterion.h>
@@ -45,6 +47,7 @@ typedef struct {
 	int hide_sizes;        /* read_raw reports data_size 0 */
 	const grove_oid *fail; /* read_raw of this id: GROVE_ENOTFOUND */
 	size_t raw_reads;
+	size_t reads;          /* calls of f_read (whole-object reads) */
 } fake;
 
 static rec_t *find(fake *f, const grove_oid *id)
@@ -58,6 +61,7 @@ static rec_t *find(fake *f, const grove_oid *id)
 static int f_read(grove_backend *be, const grove_oid *id, grove_otype *type, grove_buf *out)
 {
 	rec_t *r = find((fake *)be, id);
+	((fake *)be)->reads++;
 	if (!r)
 		return grove__error_set(GROVE_ENOTFOUND, "object not found");
 	*type = r->rec.type;
@@ -290,6 +294,130 @@ Test(pack_reuse, missing_base_in_a_pending_chain)
 	ids = ids_reversed(&f);
 	cr_assert_eq(write_pack(&f, ids, f.n, &out, NULL), GROVE_ENOTFOUND);
 	cr_assert_not_null(strstr(grove_error_message(), "not found"), "%s", grove_error_message());
+	free(out.data);
+	free(ids);
+	unload(&f);
+}
+
+/* Every delta record, none of the whole objects: the deltas whose base is
+ * whole must be resolved and sent whole. */
+static grove_oid *delta_ids(fake *f, size_t *n)
+{
+	grove_oid *ids = malloc(f->n * sizeof(*ids));
+	cr_assert_not_null(ids);
+	*n = 0;
+	for (size_t i = f->n; i-- > 0;)
+		if (f->recs[i].rec.encoding == GROVE__ENC_DELTA)
+			ids[(*n)++] = f->recs[i].rec.id;
+	return ids;
+}
+
+typedef struct {
+	grove_oid *ids;
+	size_t n;
+} id_list;
+
+static int collect_ids(void *payload, const grove__object *recs, size_t count)
+{
+	id_list *l = payload;
+	l->ids = realloc(l->ids, (l->n + count) * sizeof(*l->ids));
+	cr_assert_not_null(l->ids);
+	for (size_t i = 0; i < count; i++)
+		l->ids[l->n++] = recs[i].id;
+	return 0;
+}
+
+static int cmp_oid(const void *a, const void *b)
+{
+	return memcmp(a, b, GROVE_OID_RAWSZ);
+}
+
+Test(pack_reuse, deltas_without_their_base_are_resolved_along_the_chain)
+{
+	fake f;
+	grove_buf out = { 0 };
+	grove__pack_write_stats st;
+	grove__pack_index_opts io = { 0 };
+	id_list got = { 0 };
+	grove_oid *ids;
+	size_t n;
+
+	load(&f);
+	ids = delta_ids(&f, &n);
+	cr_assert_gt(n, 20);
+	f.reads = 0;
+	cr_assert_eq(write_pack(&f, ids, n, &out, &st), 0, "%s", grove_error_message());
+	cr_assert_gt(st.inflated, 0, "some deltas have a whole base that is not sent");
+	cr_assert_gt(st.reused_deltas, 0);
+	cr_assert_eq(st.inflated + st.reused_deltas, n);
+	/* resolved from raw records, never through the whole-object read that
+	 * keeps every base in the process-wide delta base cache */
+	cr_assert_eq(f.reads, 0);
+	/* the indexer hashes every object it resolves: the same ids come back,
+	 * so each content sent whole is right */
+	io.deliver = collect_ids;
+	io.deliver_payload = &got;
+	cr_assert_eq(grove__pack_index(out.data, out.size, &io, NULL), 0, "%s", grove_error_message());
+	cr_assert_eq(got.n, n);
+	qsort(ids, n, sizeof(*ids), cmp_oid);
+	qsort(got.ids, got.n, sizeof(*got.ids), cmp_oid);
+	cr_assert(memcmp(ids, got.ids, n * sizeof(*ids)) == 0);
+	free(got.ids);
+	free(out.data);
+	free(ids);
+	unload(&f);
+}
+
+Test(pack_reuse, missing_base_of_a_delta_sent_whole_is_corrupt)
+{
+	fake f;
+	grove_buf out = { 0 };
+	grove_oid *ids;
+	size_t n;
+	const grove_oid *root = NULL;
+	char hex[GROVE_OID_HEXSZ + 1];
+
+	load(&f);
+	/* a whole object some delta is based on; it is not sent, so that
+	 * delta is resolved and finds its base gone */
+	for (size_t i = 0; i < f.n && !root; i++) {
+		rec_t *r = &f.recs[i];
+		rec_t *b = r->rec.encoding == GROVE__ENC_DELTA ? find(&f, &r->rec.base) : NULL;
+		if (b && b->rec.encoding != GROVE__ENC_DELTA)
+			root = &b->rec.id;
+	}
+	cr_assert_not_null(root);
+	f.fail = root;
+	ids = delta_ids(&f, &n);
+	cr_assert_eq(write_pack(&f, ids, n, &out, NULL), GROVE_ECORRUPT);
+	grove_oid_tohex(hex, root);
+	cr_assert_not_null(strstr(grove_error_message(), hex), "%s", grove_error_message());
+	cr_assert_not_null(strstr(grove_error_message(), "missing"), "%s", grove_error_message());
+	free(out.data);
+	free(ids);
+	unload(&f);
+}
+
+Test(pack_reuse, damaged_delta_in_a_resolved_chain_is_corrupt)
+{
+	fake f;
+	grove_buf out = { 0 };
+	grove_oid *ids;
+	size_t n;
+	rec_t *victim = NULL;
+
+	load(&f);
+	/* a delta based on another delta: resolving the top reads it */
+	for (size_t i = 0; i < f.n && !victim; i++) {
+		rec_t *r = &f.recs[i];
+		rec_t *b = r->rec.encoding == GROVE__ENC_DELTA ? find(&f, &r->rec.base) : NULL;
+		if (b && b->rec.encoding == GROVE__ENC_DELTA && b->rec.data_len > 8)
+			victim = b;
+	}
+	cr_assert_not_null(victim);
+	victim->rec.data_len -= 4; /* a truncated zlib stream */
+	ids = delta_ids(&f, &n);
+	cr_assert_eq(write_pack(&f, ids, n, &out, NULL), GROVE_ECORRUPT, "%s", grove_error_message());
 	free(out.data);
 	free(ids);
 	unload(&f);
