@@ -23,7 +23,7 @@ void grove__dav_git_dispose(grove__dav_git *dg)
 	while (dg && dg->views) {
 		struct grove__dav_git_views *v = dg->views;
 		dg->views = v->next;
-		grove_close(v->view);
+		grove__dav_user_view_close(v->view);
 		free(v->user);
 		free(v);
 	}

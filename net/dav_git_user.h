@@ -63,9 +63,12 @@ int grove__dav_user_project_commit(grove *g, const grove_oid *src, const grove_o
 
 /*
  * A store handle showing user's projection of g's branch as refs/heads/main
- * (see above).  g must outlive it; close it with grove_close.
+ * (see above).  It shares g's object and tree caches (same objects, so no
+ * second cache budget per user).  g must outlive it; close it with
+ * grove__dav_user_view_close, never grove_close.
  */
 int grove__dav_user_view_open(grove **out, grove *g, const char *branch, const char *user);
+void grove__dav_user_view_close(grove *view);
 /* The user a handle from grove__dav_user_view_open serves; NULL for any
  * other handle. */
 const char *grove__dav_user_view_user(grove *view);

@@ -331,9 +331,14 @@ int grove__dav_user_view_open(grove **out, grove *g, const char *branch, const c
 		v_close(&v->be);
 		return grove__error_set(GROVE_EINVALID, "cannot serve git for user '%s'", user);
 	}
-	if ((rc = grove__open_backend(out, &v->be, &opts)) < 0) {
+	if ((rc = grove__open_backend(out, &v->be, g, &opts)) < 0) {
 		v_close(&v->be);
 		return rc;
 	}
 	return 0;
+}
+
+void grove__dav_user_view_close(grove *view)
+{
+	grove__close_sharing(view);
 }

@@ -4,7 +4,8 @@
 #include "error.h"
 #include "store.h"
 
-int grove__open_backend(grove **out, grove_backend *be, const grove_options *opts)
+int grove__open_backend(grove **out, grove_backend *be, grove *share_caches,
+	const grove_options *opts)
 {
 	grove *g;
 	int rc;
@@ -17,6 +18,23 @@ int grove__open_backend(grove **out, grove_backend *be, const grove_options *opt
 		return rc;
 	g->be->ops->close(g->be);
 	g->be = be;
+	if (share_caches) {
+		/* Content-addressed: an id means the same bytes in both handles,
+		 * and the caches are already safe for concurrent readers. */
+		grove__tree_cache_free(g->trees);
+		grove__obj_cache_free(g->objects);
+		g->trees = share_caches->trees;
+		g->objects = share_caches->objects;
+	}
 	*out = g;
 	return 0;
+}
+
+void grove__close_sharing(grove *g)
+{
+	if (!g)
+		return;
+	g->trees = NULL;
+	g->objects = NULL;
+	grove_close(g);
 }

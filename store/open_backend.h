@@ -12,8 +12,19 @@
 #include "backend.h"
 #include "grove.h"
 
-/* On success the handle owns be (grove_close calls be->ops->close); on
- * failure be is left to the caller.  opts may be NULL. */
-int grove__open_backend(grove **out, grove_backend *be, const grove_options *opts);
+/*
+ * On success the handle owns be (closing the handle calls be->ops->close);
+ * on failure be is left to the caller.  opts may be NULL.
+ *
+ * share_caches (may be NULL): a handle whose objects be serves under the
+ * same ids (e.g. the store be wraps).  The new handle then uses its tree
+ * and object caches instead of its own (no second cache budget, and both
+ * stay warm); it must be closed with grove__close_sharing, before
+ * share_caches is closed.  Without it, close with grove_close.
+ */
+int grove__open_backend(grove **out, grove_backend *be, grove *share_caches,
+	const grove_options *opts);
+/* Closes a handle opened with share_caches, leaving the caches to their owner. */
+void grove__close_sharing(grove *g);
 
 #endif

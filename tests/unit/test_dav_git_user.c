@@ -235,7 +235,7 @@ Test(dav_git_user, view_shows_one_branch)
 	cr_assert_eq(grove_get(v, "main", "calendars/w/a.ics", &b), 0);
 	grove_buf_dispose(&b);
 	cr_assert_eq(grove_get(v, "main", "bob/calendars/w/b.ics", &b), GROVE_ENOTFOUND);
-	grove_close(v);
+	grove__dav_user_view_close(v);
 	grove_close(g);
 }
 
@@ -302,7 +302,7 @@ Test(dav_git_user, push_lands_on_the_dav_branch)
 	cr_assert_eq(grove_commit_read(g, &next, &c), 0);
 	cr_assert(same(&c->parents[0], &pushed));
 	grove_commit_free(c);
-	grove_close(v);
+	grove__dav_user_view_close(v);
 	grove_close(g);
 }
 
@@ -334,7 +334,7 @@ Test(dav_git_user, stale_and_bad_pushes_change_nothing)
 	cr_assert_eq(grove_set_head_branch(v, "other"), GROVE_EREADONLY);
 	cr_assert_eq(grove_branch_head(g, "main", &tip2), 0);
 	cr_assert(same(&tip, &tip2));
-	grove_close(v);
+	grove__dav_user_view_close(v);
 	grove_close(g);
 }
 
@@ -362,6 +362,6 @@ Test(dav_git_user, first_push_and_deleting_everything)
 	cr_assert_eq(grove_exists(g, "main", "bob/calendars/w/b.ics"), 1);
 	grove_oid now = project(g, "alice");
 	cr_assert(same(&now, &gone));
-	grove_close(v);
+	grove__dav_user_view_close(v);
 	grove_close(g);
 }
