@@ -3,8 +3,11 @@
 #include "dav_report.h"
 #include "dav_journal.h"
 #include "error.h"
+#include "object.h"
+#include "store.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,10 +175,158 @@ int grove__dav_report_read(grove__dav_report *r, const grove_oid *blob, grove_bu
 	return 0;
 }
 
+/* 1 when every requested property is getetag or the family's data property
+ * without a selection (the stored bytes as they are): such a response is
+ * written straight into the multistatus, with nothing to report missing. */
+static int simple_props(const grove__dav_report *r)
+{
+	for (const grove__dav_xnode *e = r->prop ? grove__dav_xml_first_element(r->prop) : NULL; e;
+	     e = grove__dav_xml_next_element(e)) {
+		if (grove__dav_xml_is(e, DAV_NS_DAV, "getetag"))
+			continue;
+		int data = (r->target.family == DAV_CAL && grove__dav_xml_is(e, DAV_NS_CALDAV, "calendar-data")) ||
+			   (r->target.family == DAV_CARD && grove__dav_xml_is(e, DAV_NS_CARDDAV, "address-data"));
+		if (!data || grove__dav_xml_first_element(e))
+			return 0;
+	}
+	return 1;
+}
+
+/* "\"<hex>\"" without a printf. */
+static void etag_of(char out[GROVE_OID_HEXSZ + 3], const grove_oid *blob)
+{
+	out[0] = '"';
+	grove_oid_tohex(out + 1, blob);
+	out[GROVE_OID_HEXSZ + 1] = '"';
+	out[GROVE_OID_HEXSZ + 2] = '\0';
+}
+
+/* ---- object data, escaped, by blob id ----------------------------------------------- */
+
+/*
+ * A multiget or sync returns the stored bytes of its objects as XML text.
+ * Reading one means an object-store lookup and an inflate (the store's own
+ * object cache keeps only objects up to 1 KiB: an event with a VTIMEZONE
+ * is larger), and escaping it walks every byte again.  The escaped text is
+ * kept here, keyed by blob id (immutable: never stale), direct-mapped with
+ * a byte budget; a hit is one copy into the response under the lock.
+ */
+#define DATA_SLOTS 16384
+#define DATA_BUDGET ((size_t)8 << 20)
+#define DATA_MAX 16384 /* larger objects are not kept */
+
+typedef struct {
+	grove_oid id;
+	char *xml; /* NULL: empty */
+	size_t len;
+} data_slot;
+
+static pthread_mutex_t data_lock = PTHREAD_MUTEX_INITIALIZER;
+static data_slot *data_slots;
+static size_t data_bytes;
+
+static size_t data_slot_of(const grove_oid *id)
+{
+	uint32_t h;
+	memcpy(&h, id->id + 4, sizeof(h));
+	return h % DATA_SLOTS;
+}
+
+/* Appends the kept text of blob to w: 1, or 0 when not kept. */
+static int data_cached(grove__dav_xw *w, const grove_oid *blob)
+{
+	size_t at = data_slot_of(blob);
+	int hit = 0;
+	pthread_mutex_lock(&data_lock);
+	if (data_slots && data_slots[at].xml && grove_oid_cmp(&data_slots[at].id, blob) == 0) {
+		grove__dav_xw_raw(w, data_slots[at].xml, data_slots[at].len);
+		hit = 1;
+	}
+	pthread_mutex_unlock(&data_lock);
+	return hit;
+}
+
+static void data_keep(const grove_oid *blob, const char *xml, size_t len)
+{
+	if (len > DATA_MAX)
+		return;
+	char *keep = malloc(len ? len : 1);
+	if (!keep)
+		return;
+	memcpy(keep, xml, len);
+	size_t at = data_slot_of(blob);
+	pthread_mutex_lock(&data_lock);
+	if (!data_slots)
+		data_slots = calloc(DATA_SLOTS, sizeof(*data_slots));
+	data_slot *sl = data_slots ? &data_slots[at] : NULL;
+	if (sl && data_bytes - (sl->xml ? sl->len : 0) + len <= DATA_BUDGET) {
+		if (sl->xml)
+			data_bytes -= sl->len;
+		free(sl->xml);
+		sl->id = *blob;
+		sl->xml = keep;
+		sl->len = len;
+		data_bytes += len;
+		keep = NULL;
+	}
+	pthread_mutex_unlock(&data_lock);
+	free(keep);
+}
+
+/* The response of grove__dav_report_object for simple_props requests: the
+ * same bytes, without the per-object property writers and their copies. */
+static int report_object_simple(grove__dav_report *r, const char *href, const grove_oid *blob,
+				const char *data, size_t len)
+{
+	grove__dav_xw *w = &r->w;
+	grove_buf owned = { 0 };
+	grove__dav_xw_open(w, DAV_NS_DAV, "response");
+	grove__dav_xw_leaf(w, DAV_NS_DAV, "href", href);
+	grove__dav_xw_open(w, DAV_NS_DAV, "propstat");
+	grove__dav_xw_open(w, DAV_NS_DAV, "prop");
+	const grove__dav_xnode *e = r->prop ? grove__dav_xml_first_element(r->prop) : NULL;
+	int etag_only = !r->prop, status = 0;
+	for (; e || etag_only; e = etag_only ? NULL : grove__dav_xml_next_element(e)) {
+		if (etag_only || grove__dav_xml_is(e, DAV_NS_DAV, "getetag")) {
+			char etag[GROVE_OID_HEXSZ + 3];
+			etag_of(etag, blob);
+			grove__dav_xw_leaf(w, DAV_NS_DAV, "getetag", etag);
+			if (etag_only)
+				break;
+			continue;
+		}
+		grove__dav_xw_open(w, e->ns, e->name);
+		if (data) {
+			grove__dav_xw_text(w, data, len);
+		} else if (!data_cached(w, blob)) {
+			status = grove__dav_report_read(r, blob, &owned);
+			if (status)
+				break;
+			data = owned.data;
+			len = owned.size;
+			size_t mark = w->buf.len;
+			grove__dav_xw_text(w, data ? data : "", len);
+			if (w->rc == 0)
+				data_keep(blob, w->buf.data + mark, w->buf.len - mark);
+		}
+		grove__dav_xw_close(w);
+	}
+	grove_buf_dispose(&owned);
+	if (status)
+		return status; /* the caller answers with the status, not this body */
+	grove__dav_xw_close(w);
+	grove__dav_status_line(w, 200);
+	grove__dav_xw_close(w);
+	grove__dav_xw_close(w);
+	return w->rc < 0 ? 500 : 0;
+}
+
 int grove__dav_report_object(grove__dav_report *r, const char *href, const char *key,
 			     const char *name, const grove_oid *blob, const char *data,
 			     size_t len)
 {
+	if (simple_props(r))
+		return report_object_simple(r, href, blob, data, len);
 	grove__dav_xw found, missing;
 	grove__dav_xw_init(&found);
 	grove__dav_xw_init(&missing);
@@ -340,18 +491,96 @@ int grove__dav_report_check_specs(grove__dav_report *r)
 	return 0;
 }
 
+/*
+ * The member name when href is the target collection's own href followed
+ * by one plain segment (RFC 3986 unreserved characters only, so there is
+ * nothing to decode and nothing path parsing would refuse), as clients
+ * write them; else NULL and the href goes through the general path.
+ */
+static const char *plain_member(const grove__dav_report *r, const char *href)
+{
+	const char *base = r->target.href;
+	size_t blen = strlen(base);
+	if (!blen || base[blen - 1] != '/' || strncmp(href, base, blen) != 0)
+		return NULL;
+	const char *name = href + blen;
+	size_t n = 0;
+	for (; name[n]; n++) {
+		unsigned char ch = (unsigned char)name[n];
+		if (!isalnum(ch) && ch != '-' && ch != '.' && ch != '_' && ch != '~')
+			return NULL;
+	}
+	if (n == 0 || n > 255 || name[0] == '.')
+		return NULL;
+	return name;
+}
+
+/* Members of the target collection looked up in its tree directly: the
+ * collection exists (it is the target), so an href naming a member needs
+ * no path parsing, .props read or key walk from the root. */
+typedef struct {
+	int state;          /* 0: not loaded, 1: loaded, -1: unusable */
+	grove__tree *tree;
+} member_index;
+
+/* 1 found (*id set), 0 absent, -1 not answerable here. */
+static int member_lookup(grove__dav_report *r, member_index *mi, const char *name, grove_oid *id)
+{
+	if (mi->state == 0) {
+		mi->state = -1;
+		grove_oid tid;
+		grove_kind kind;
+		if (r->target.type == DAV_R_COLLECTION &&
+		    (r->target.family == DAV_CAL || r->target.family == DAV_CARD) && r->c->user &&
+		    r->c->path.user && strcmp(r->c->path.user, r->c->user) == 0 &&
+		    grove_view_id(r->v, r->target.key, &tid, &kind) == 0 && kind == GROVE_KIND_DIR &&
+		    grove__tree_get(r->c->srv->st.g, &tid, &mi->tree) == 0)
+			mi->state = 1;
+		else
+			grove_error_clear();
+	}
+	if (mi->state < 0)
+		return -1;
+	long i = grove__tree_find(mi->tree, name, strlen(name));
+	if (i < 0 || mi->tree->entries[i].mode == GROVE_MODE_TREE)
+		return 0;
+	*id = mi->tree->entries[i].id;
+	return 1;
+}
+
 int grove__dav_report_multiget(grove__dav_report *r)
 {
 	int status = grove__dav_report_check_specs(r);
 	if (status)
 		return status;
+	member_index mi = { 0, NULL };
+	grove__sbuf key = GROVE_SBUF_INIT;
 	for (const grove__dav_xnode *e = grove__dav_xml_first_element(r->doc); e && status == 0;
 	     e = grove__dav_xml_next_element(e)) {
 		if (!grove__dav_xml_is(e, DAV_NS_DAV, "href"))
 			continue;
 		char *href = trimmed(e);
-		if (!href)
-			return 500;
+		if (!href) {
+			status = 500;
+			break;
+		}
+		const char *name = plain_member(r, href);
+		grove_oid id;
+		int found = name ? member_lookup(r, &mi, name, &id) : -1;
+		if (found == 0) {
+			grove__dav_report_status(r, href, 404);
+			free(href);
+			continue;
+		}
+		if (found == 1) {
+			grove__sbuf_reset(&key);
+			if (grove__sbuf_printf(&key, "%s/%s", r->target.key, name) < 0)
+				status = 500;
+			else
+				status = grove__dav_report_object(r, href, key.data, name, &id, NULL, 0);
+			free(href);
+			continue;
+		}
 		const char *raw = NULL;
 		char *path = href_path(href, &raw);
 		grove__dav_path p;
@@ -378,6 +607,8 @@ int grove__dav_report_multiget(grove__dav_report *r)
 			grove__dav_report_status(r, href, 404);
 		free(href);
 	}
+	grove__sbuf_dispose(&key);
+	grove__tree_release(mi.tree);
 	return status;
 }
 

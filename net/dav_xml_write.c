@@ -181,11 +181,14 @@ static int plain(unsigned char c)
 
 void grove__dav_xw_text(grove__dav_xw *w, const char *text, size_t len)
 {
-	/* runs of plain bytes in one copy; the rest (specials, control
-	 * bytes, UTF-8 sequences: a plain byte is never inside one) through
-	 * the full escaper */
+	/* runs of plain bytes in one copy; CRs (every line of iCalendar and
+	 * vCard ends in CR LF) as a character reference in place; the rest
+	 * (specials, control bytes, UTF-8 sequences: a plain byte is never
+	 * inside one) through the full escaper */
 	const unsigned char *s = (const unsigned char *)text;
 	size_t i = 0;
+	if (w->rc == 0 && len > 64)
+		w->rc = grove__sbuf_grow(&w->buf, len + len / 8); /* one growth, usually */
 	while (i < len && w->rc == 0) {
 		size_t j = i;
 		while (j < len && plain(s[j]))
@@ -193,7 +196,12 @@ void grove__dav_xw_text(grove__dav_xw *w, const char *text, size_t len)
 		if (j > i)
 			put_n(w, text + i, j - i);
 		i = j;
-		while (j < len && !plain(s[j]))
+		while (i < len && s[i] == '\r') {
+			put_n(w, "&#13;", 5);
+			i++;
+		}
+		j = i;
+		while (j < len && !plain(s[j]) && s[j] != '\r')
 			j++;
 		if (j > i && w->rc == 0)
 			w->rc = grove__dav_xml_escape(&w->buf, text + i, j - i);
