@@ -23,7 +23,7 @@ export GIT_CONFIG_NOSYSTEM=1 HOME="$tmp" GIT_TERMINAL_PROMPT=0
 git config --global advice.detachedHead false
 git config --global init.defaultBranch main
 
-dav_users alice:pw-a bob:pw-b admin:pw-root
+dav_users alice:pw-a bob:pw-b carol:pw-c admin:pw-root
 dav_start --git-admin admin
 url() { echo "http://$1@127.0.0.1:$PORT/git/users/$2"; }
 
@@ -224,6 +224,43 @@ git -C a pull -q --ff-only || fail "pull after the hand-made push"
 head=$(git -C a rev-parse HEAD)
 [ "$head" = "$good" ] || fail "alice's head is not the hand-made commit"
 
+# --- a user without data: an empty repository; the first push creates it ------------------
+git clone -q "$(url carol:pw-c carol.git)" c 2>err || fail "carol's empty clone: $(cat err)"
+[ -z "$(cd c && git ls-files)" ] || fail "carol's empty clone has files"
+mkdir -p c/calendars/personal
+# A calendar is a folder with a .props file (see grove(1)); without one the
+# files are kept but DAV does not show them.
+cp a/calendars/work/.props c/calendars/personal/.props
+ics c1 "Carol's first" > c/calendars/personal/c1.ics
+git -C c add -A && git -C c commit -qm "carol: first calendar over git"
+git -C c push -q origin HEAD:main 2>err || fail "carol's first push: $(cat err)"
+[ "$(curl -s -u carol:pw-c "$BASE/dav/carol/calendars/personal/c1.ics")" = "$(cat c/calendars/personal/c1.ics)" ] ||
+	fail "carol's pushed event not served over DAV"
+[ "$(curl -s -u bob:pw-b "$BASE/dav/bob/calendars/home/b1.ics")" = "$(cat b1.ics)" ] || fail "bob's b1 changed by carol"
+
+# --- pushes race DAV writes of another user: nothing is lost ---------------------------------
+(for i in $(seq 1 15); do
+	ics "race$i" "Bob race $i" > "race$i.ics"
+	s=$(dav_put bob:pw-b "/dav/bob/calendars/home/race$i.ics" "race$i.ics")
+	[ "$s" = 201 ] || echo "PUT race$i: $s" >> race.err
+done) &
+racer=$!
+for i in 1 2 3 4 5; do
+	ics "cr$i" "Carol race $i" > "c/calendars/personal/cr$i.ics"
+	git -C c add -A && git -C c commit -qm "carol race $i"
+	git -C c push -q origin HEAD:main 2>err || fail "carol's push $i during bob's PUTs: $(cat err)"
+done
+wait "$racer"
+[ ! -s race.err ] || fail "bob's PUTs during carol's pushes: $(cat race.err)"
+for i in $(seq 1 15); do
+	[ "$(dav_status bob:pw-b GET "/dav/bob/calendars/home/race$i.ics")" = 200 ] || fail "bob's race$i lost"
+done
+for i in 1 2 3 4 5; do
+	[ "$(dav_status carol:pw-c GET "/dav/carol/calendars/personal/cr$i.ics")" = 200 ] || fail "carol's cr$i lost"
+done
+git -C c pull -q --ff-only || fail "carol pull after the race"
+[ "$(git -C c log --format=%s | grep -c 'carol race')" = 5 ] || fail "carol's history lost pushes"
+
 # --- determinism: a fresh clone has the same ids; a projection derived afresh too ----------
 git clone -q "$(url alice:pw-a alice.git)" a2 || fail "re-clone"
 [ "$(git -C a2 rev-parse HEAD)" = "$head" ] || fail "re-clone head differs"
@@ -231,7 +268,8 @@ git clone -q "$(url alice:pw-a alice.git)" a2 || fail "re-clone"
 	fail "re-clone history differs"
 b_head=$(git -C b rev-parse HEAD)
 git -C b pull -q --ff-only || fail "bob pull"
-[ "$(git -C b rev-parse HEAD~1)" = "$b_head" ] || fail "bob's history was rewritten"
+git -C b merge-base --is-ancestor "$b_head" HEAD || fail "bob's history was rewritten"
+[ "$(git -C b rev-list --count "$b_head..HEAD")" = 16 ] || fail "bob's new commits: $(git -C b rev-list --count "$b_head..HEAD"), expected 16 PUTs"
 b_head=$(git -C b rev-parse HEAD)
 stop_server
 
