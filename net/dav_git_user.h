@@ -32,6 +32,13 @@
  * the DAV branch moved meanwhile, the commit is rebuilt on the new head,
  * unless <U>/ itself changed (then the push is refused as stale): other
  * users' data is never touched.
+ *
+ * What the view does not hide: objects are shared, so a client that
+ * already knows an object id (i.e. knows the content) can learn whether
+ * the store has it (an ACK to a "have", v2 object-info's size), as with
+ * any git server whose repositories share one object store.  It can never
+ * fetch it, nor make it reachable from its projection by naming it in a
+ * push (dav_git_user_check.c).
  */
 #ifndef GROVE_NET_DAV_GIT_USER_H
 #define GROVE_NET_DAV_GIT_USER_H

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../git/upload_pack.h"
 #include "../../net/dav_git_user.h"
 #include "grove.h"
+#include "sbuf.h"
 
 static grove *open_mem(void)
 {
@@ -362,6 +364,70 @@ Test(dav_git_user, first_push_and_deleting_everything)
 	cr_assert_eq(grove_exists(g, "main", "bob/calendars/w/b.ics"), 1);
 	grove_oid now = project(g, "alice");
 	cr_assert(same(&now, &gone));
+	grove__dav_user_view_close(v);
+	grove_close(g);
+}
+
+/* ---- upload-pack on a view: only what the projection reaches ------------------------ */
+
+static int capture(void *payload, const void *data, size_t len)
+{
+	return grove__sbuf_put(payload, data, len);
+}
+
+/* One stateless v0 request "want ID" + done on the view; the response. */
+static char *fetch_one(grove *view, const grove_oid *want, int *rc)
+{
+	grove__sbuf out = GROVE_SBUF_INIT;
+	grove__upload_pack *up;
+	grove__upload_pack_opts o = GROVE__UPLOAD_PACK_OPTS_INIT;
+	char hex[GROVE_OID_HEXSZ + 1], req[256];
+	o.stateless = 1;
+	cr_assert_eq(grove__upload_pack_new(&up, view, &o, capture, &out), 0);
+	int n = snprintf(req, sizeof(req), "%04xwant %s ofs-delta\n00000009done\n",
+		(unsigned)(4 + 5 + GROVE_OID_HEXSZ + 11), grove_oid_tohex(hex, want));
+	*rc = grove__upload_pack_feed(up, req, (size_t)n);
+	while (*rc == 0 && grove__upload_pack_state_get(up) == GROVE__UPLOAD_PACK_NEED_PACK)
+		*rc = grove__upload_pack_run_pack(up);
+	if (*rc == 0)
+		*rc = grove__upload_pack_input_end(up);
+	grove__upload_pack_free(up);
+	grove__sbuf_putc(&out, '\0');
+	/* The pack is binary; the test only looks for text before it. */
+	for (size_t i = 0; i + 1 < out.len; i++)
+		if (!out.data[i])
+			out.data[i] = ' ';
+	return grove__sbuf_detach(&out, NULL);
+}
+
+Test(dav_git_user, upload_pack_refuses_other_users_objects)
+{
+	grove *g = open_mem(), *v;
+	grove_oid c1 = put(g, "alice/calendars/w/a.ics", "A", "alice", 1);
+	grove_oid c2 = put(g, "bob/calendars/w/b.ics", "BOB SECRET", "bob", 2);
+	cr_assert_eq(grove__dav_user_view_open(&v, g, NULL, "alice"), 0);
+	grove_oid bob_blob = subtree(g, &c2, "bob/calendars/w/b.ics");
+	grove_oid bob_tree = subtree(g, &c2, "bob");
+	grove_oid alice_blob = subtree(g, &c1, "alice/calendars/w/a.ics");
+	grove_oid proj = project(g, "alice");
+	const grove_oid *refused[] = { &bob_blob, &bob_tree, &c1, &c2 };
+	for (size_t i = 0; i < 4; i++) {
+		int rc;
+		char *resp = fetch_one(v, refused[i], &rc);
+		cr_assert_lt(rc, 0, "want %zu accepted", i);
+		cr_assert(strstr(resp, "ERR upload-pack: not our ref"), "want %zu: %s", i, resp);
+		cr_assert_null(strstr(resp, "PACK"), "a pack for want %zu", i);
+		free(resp);
+	}
+	/* Alice's own objects (the tip, a blob it reaches) are served. */
+	const grove_oid *allowed[] = { &proj, &alice_blob };
+	for (size_t i = 0; i < 2; i++) {
+		int rc;
+		char *resp = fetch_one(v, allowed[i], &rc);
+		cr_assert_eq(rc, 0, "want %zu: %s", i, grove_error_message());
+		cr_assert(strstr(resp, "PACK"), "no pack for want %zu: %s", i, resp);
+		free(resp);
+	}
 	grove__dav_user_view_close(v);
 	grove_close(g);
 }
