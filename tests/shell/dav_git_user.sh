@@ -238,6 +238,21 @@ git -C c push -q origin HEAD:main 2>err || fail "carol's first push: $(cat err)"
 	fail "carol's pushed event not served over DAV"
 [ "$(curl -s -u bob:pw-b "$BASE/dav/bob/calendars/home/b1.ics")" = "$(cat b1.ics)" ] || fail "bob's b1 changed by carol"
 
+# Two commits in one push: one DAV commit (the tip's message); carol's
+# history keeps both.
+git -C adm0 fetch -q origin && store_before=$(git -C adm0 rev-parse origin/main)
+ics c2 "Carol two" > c/calendars/personal/c2.ics
+git -C c add -A && git -C c commit -qm "carol: two"
+ics c3 "Carol three" > c/calendars/personal/c3.ics
+git -C c add -A && git -C c commit -qm "carol: three"
+git -C c push -q origin HEAD:main 2>err || fail "carol's two-commit push: $(cat err)"
+git -C adm0 fetch -q origin
+[ "$(git -C adm0 rev-list --count "$store_before..origin/main")" = 1 ] || fail "a two-commit push made $(git -C adm0 rev-list --count "$store_before..origin/main") store commits"
+[ "$(git -C adm0 log -1 --format=%s origin/main)" = "carol: three" ] || fail "store commit message"
+[ "$(git ls-remote "$(url carol:pw-c carol.git)" refs/heads/main | cut -f1)" = "$(git -C c rev-parse HEAD)" ] ||
+	fail "carol's main is not her pushed tip"
+[ "$(dav_status carol:pw-c GET /dav/carol/calendars/personal/c2.ics)" = 200 ] || fail "c2.ics not served"
+
 # --- pushes race DAV writes of another user: nothing is lost ---------------------------------
 (for i in $(seq 1 15); do
 	ics "race$i" "Bob race $i" > "race$i.ics"
