@@ -9,7 +9,8 @@
  * offset-indexed list for OFS_DELTA and a sorted base-id list for
  * REF_DELTA), so every base is inflated once and held only while its
  * descendants are being resolved.  Records are delivered only after the
- * whole pack has checked out, bases before deltas.
+ * whole pack has checked out, in the pack's order with bases before
+ * deltas (see delivery_order).
  */
 #include "pack.h"
 #include "compress.h"
@@ -42,6 +43,7 @@ typedef struct {
 	size_t data_len; /* its compressed length */
 	size_t inflated; /* size in the entry header (the delta's size for deltas) */
 	size_t base;     /* OFS_DELTA: base entry index; REF_DELTA: index into refs */
+	size_t parent;   /* deltas, once resolved: the base's entry, NONE if outside */
 	size_t size;     /* full object size, once resolved */
 	grove_oid id;    /* once resolved */
 	unsigned depth;
@@ -427,6 +429,7 @@ static int resolve_from_stack(ctx *c)
 		if (rc < 0)
 			return grove__error_wrap(rc, "pack entry at offset %zu", e->offset);
 		e->depth = f->depth + 1;
+		e->parent = f->idx;
 		if (e->depth > c->st.max_depth)
 			c->st.max_depth = e->depth;
 		/* f may move when the stack grows: copy what we need first. */
@@ -512,6 +515,52 @@ static int resolve_all(ctx *c)
 		if (!c->e[i].resolved)
 			return grove__error_set(GROVE_ECORRUPT,
 				"pack entry at offset %zu: delta base never resolves", c->e[i].offset);
+	return 0;
+}
+
+/*
+ * The order records are delivered in: the pack's own, except that a delta
+ * never precedes its base.  Why the pack's: a store that appends records
+ * as delivered (lmdb segments) then keeps git's layout, which writes the
+ * newest objects first and each delta family together, so what one
+ * request reads (a shallow clone's tip tree, a fetch's recent history)
+ * lies in few pages, as in git's own pack.  Resolution order instead put
+ * every whole object first and each delta far away, beside its family.
+ * An entry whose base is not delivered yet (a REF_DELTA against a later
+ * entry, or a delta below such an entry) waits; the waiting ones follow in
+ * resolution order, which has every base before its deltas.
+ */
+static int delivery_order(ctx *c)
+{
+	unsigned char *done = grove__calloc(c->n ? c->n : 1, 1);
+	size_t *order = grove__malloc((c->n ? c->n : 1) * sizeof(*order));
+	size_t i, k = 0, waiting = 0;
+
+	if (!done || !order) {
+		free(done);
+		free(order);
+		return GROVE_ENOMEM;
+	}
+	for (i = 0; i < c->n; i++) {
+		const entry *e = &c->e[i];
+		int delta = e->kind == GROVE__PACK_OFS_DELTA || e->kind == GROVE__PACK_REF_DELTA;
+		if (!delta || e->parent == NONE || done[e->parent]) {
+			order[k++] = i;
+			done[i] = 1;
+		} else {
+			waiting++;
+		}
+	}
+	for (i = 0; waiting && i < c->norder; i++)
+		if (!done[c->order[i]]) {
+			order[k++] = c->order[i];
+			done[c->order[i]] = 1;
+			waiting--;
+		}
+	free(done);
+	free(c->order);
+	c->order = order;
+	c->norder = k;
 	return 0;
 }
 
@@ -636,7 +685,8 @@ static int index_pack(ctx *c)
 	free(c->scratch);
 	c->scratch = NULL;
 	c->scratch_cap = 0;
-	if ((rc = build_children(c)) < 0 || (rc = resolve_all(c)) < 0)
+	if ((rc = build_children(c)) < 0 || (rc = resolve_all(c)) < 0 ||
+	    (c->o.deliver && (rc = delivery_order(c)) < 0))
 		return rc;
 	return deliver(c);
 }

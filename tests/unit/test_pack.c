@@ -621,6 +621,58 @@ Test(pack_index, ref_base_inside_pack)
 	free(p);
 }
 
+static grove_oid order_seen[8];
+static size_t order_n;
+static int record_order(void *payload, const grove__object *recs, size_t count)
+{
+	(void)payload;
+	for (size_t i = 0; i < count && order_n < 8; i++)
+		order_seen[order_n++] = recs[i].id;
+	return 0;
+}
+
+/* Records come in the pack's order (a store appending them keeps git's
+ * layout), except that a delta waits for its base: a REF_DELTA before its
+ * base, and a delta against such a waiting delta, follow it. */
+Test(pack_index, delivery_keeps_pack_order_with_bases_first)
+{
+	pack_builder pb;
+	unsigned char *p, pre[16];
+	unsigned char d2[] = { sizeof(HELLO) - 1, 7, 0x90, 7 }; /* A -> "hello, " */
+	unsigned char d1[] = { 5, 4, 0x91, 1, 4 };               /* B -> "ello" */
+	unsigned char d3[] = { 4, 2, 0x91, 1, 2 };               /* D1 -> "ll" */
+	grove_oid a, b, id1, id2, id3;
+	size_t len, off_a, off_d1, off_d3, n;
+	grove__pack_index_opts o = { .deliver = record_order, .batch_size = 2 };
+
+	cr_assert_eq(grove__object_hash(GROVE_OBJ_BLOB, HELLO, sizeof(HELLO) - 1, &a), 0);
+	cr_assert_eq(grove__object_hash(GROVE_OBJ_BLOB, "hello", 5, &b), 0);
+	cr_assert_eq(grove__object_hash(GROVE_OBJ_BLOB, "ello", 4, &id1), 0);
+	cr_assert_eq(grove__object_hash(GROVE_OBJ_BLOB, "hello, ", 7, &id2), 0);
+	cr_assert_eq(grove__object_hash(GROVE_OBJ_BLOB, "ll", 2, &id3), 0);
+	pb_begin(&pb, 5);
+	off_a = pb_entry(&pb, 3, sizeof(HELLO) - 1, NULL, 0, HELLO, sizeof(HELLO) - 1);
+	off_d1 = pb_entry(&pb, 7, sizeof(d1), b.id, 20, d1, sizeof(d1));
+	n = ofs_prefix(pre, pb.b.len - off_a);
+	pb_entry(&pb, 6, sizeof(d2), pre, n, d2, sizeof(d2));
+	pb_entry(&pb, 3, 5, NULL, 0, "hello", 5);
+	off_d3 = pb.b.len;
+	n = ofs_prefix(pre, off_d3 - off_d1);
+	pb_entry(&pb, 6, sizeof(d3), pre, n, d3, sizeof(d3));
+	p = pb_finish(&pb, &len);
+
+	order_n = 0;
+	cr_assert_eq(grove__pack_index(p, len, &o, NULL), 0, "%s", grove_error_message());
+	cr_assert_eq(order_n, 5);
+	/* A, its delta D2 (pack order: before B), B, then the waiting D1, D3 */
+	cr_assert(grove__oid_equal(&order_seen[0], &a));
+	cr_assert(grove__oid_equal(&order_seen[1], &id2));
+	cr_assert(grove__oid_equal(&order_seen[2], &b));
+	cr_assert(grove__oid_equal(&order_seen[3], &id1));
+	cr_assert(grove__oid_equal(&order_seen[4], &id3));
+	free(p);
+}
+
 Test(pack_index, corrupt_zlib)
 {
 	size_t len, doff;
