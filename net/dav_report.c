@@ -211,7 +211,8 @@ static void etag_of(char out[GROVE_OID_HEXSZ + 3], const grove_oid *blob)
  * kept here, keyed by blob id (immutable: never stale), direct-mapped with
  * a byte budget; a hit is one copy into the response under the lock.
  */
-#define DATA_SLOTS 16384
+#define DATA_SETS 4096
+#define DATA_WAYS 4 /* 4-way: a hot object is not thrown out by one colliding id */
 #define DATA_BUDGET ((size_t)8 << 20)
 #define DATA_MAX 16384 /* larger objects are not kept */
 
@@ -222,25 +223,29 @@ typedef struct {
 } data_slot;
 
 static pthread_mutex_t data_lock = PTHREAD_MUTEX_INITIALIZER;
-static data_slot *data_slots;
+static data_slot *data_slots; /* DATA_SETS * DATA_WAYS */
+static unsigned char data_next[DATA_SETS]; /* the way to replace next */
 static size_t data_bytes;
 
-static size_t data_slot_of(const grove_oid *id)
+static data_slot *data_set_of(const grove_oid *id)
 {
 	uint32_t h;
 	memcpy(&h, id->id + 4, sizeof(h));
-	return h % DATA_SLOTS;
+	return data_slots + (size_t)(h % DATA_SETS) * DATA_WAYS;
 }
 
 /* Appends the kept text of blob to w: 1, or 0 when not kept. */
 static int data_cached(grove__dav_xw *w, const grove_oid *blob)
 {
-	size_t at = data_slot_of(blob);
 	int hit = 0;
 	pthread_mutex_lock(&data_lock);
-	if (data_slots && data_slots[at].xml && grove_oid_cmp(&data_slots[at].id, blob) == 0) {
-		grove__dav_xw_raw(w, data_slots[at].xml, data_slots[at].len);
-		hit = 1;
+	data_slot *set = data_slots ? data_set_of(blob) : NULL;
+	for (int k = 0; set && k < DATA_WAYS; k++) {
+		if (set[k].xml && grove_oid_cmp(&set[k].id, blob) == 0) {
+			grove__dav_xw_raw(w, set[k].xml, set[k].len);
+			hit = 1;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&data_lock);
 	return hit;
@@ -254,11 +259,23 @@ static void data_keep(const grove_oid *blob, const char *xml, size_t len)
 	if (!keep)
 		return;
 	memcpy(keep, xml, len);
-	size_t at = data_slot_of(blob);
 	pthread_mutex_lock(&data_lock);
 	if (!data_slots)
-		data_slots = calloc(DATA_SLOTS, sizeof(*data_slots));
-	data_slot *sl = data_slots ? &data_slots[at] : NULL;
+		data_slots = calloc((size_t)DATA_SETS * DATA_WAYS, sizeof(*data_slots));
+	data_slot *sl = NULL;
+	if (data_slots) {
+		data_slot *set = data_set_of(blob);
+		size_t si = (size_t)(set - data_slots) / DATA_WAYS;
+		int way = data_next[si];
+		for (int k = 0; k < DATA_WAYS; k++)
+			if (!set[k].xml || grove_oid_cmp(&set[k].id, blob) == 0) {
+				way = k;
+				break;
+			}
+		sl = &set[way];
+		if (way == data_next[si])
+			data_next[si] = (unsigned char)((way + 1) % DATA_WAYS);
+	}
 	if (sl && data_bytes - (sl->xml ? sl->len : 0) + len <= DATA_BUDGET) {
 		if (sl->xml)
 			data_bytes -= sl->len;
@@ -315,7 +332,7 @@ static int report_object_simple(grove__dav_report *r, const char *href, const gr
 	if (status)
 		return status; /* the caller answers with the status, not this body */
 	grove__dav_xw_close(w);
-	grove__dav_status_line(w, 200);
+	grove__dav_xw_leaf(w, DAV_NS_DAV, "status", "HTTP/1.1 200 OK"); /* grove__dav_status_line(w, 200) */
 	grove__dav_xw_close(w);
 	grove__dav_xw_close(w);
 	return w->rc < 0 ? 500 : 0;
@@ -325,7 +342,9 @@ int grove__dav_report_object(grove__dav_report *r, const char *href, const char 
 			     const char *name, const grove_oid *blob, const char *data,
 			     size_t len)
 {
-	if (simple_props(r))
+	if (!r->simple)
+		r->simple = simple_props(r) ? 1 : 2;
+	if (r->simple == 1)
 		return report_object_simple(r, href, blob, data, len);
 	grove__dav_xw found, missing;
 	grove__dav_xw_init(&found);
@@ -548,65 +567,136 @@ static int member_lookup(grove__dav_report *r, member_index *mi, const char *nam
 	return 1;
 }
 
+/* FNV-1a, the hash of the store's tree name index (store/object_tree.c):
+ * used only to prefetch, so a mismatch costs speed, never correctness. */
+static uint32_t name_hash_hint(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+typedef struct {
+	char *href;        /* as sent, trimmed */
+	const char *name;  /* plain member name (into href), or NULL */
+	size_t slot;       /* its name-index slot */
+} mg_item;
+
+/*
+ * The hrefs of one multiget are known up front, so their lookups in a
+ * large collection tree (100,000 entries: index, entry and name each a
+ * cache miss) are started together: index slots, then entries, then
+ * names are prefetched in three passes, and the misses overlap instead of
+ * following one another.
+ */
+static void prefetch_members(grove__tree *t, mg_item *it, size_t n)
+{
+	uint32_t *idx = __atomic_load_n(&t->index, __ATOMIC_ACQUIRE);
+	if (!idx)
+		return;
+	size_t mask = t->index_mask;
+	for (size_t i = 0; i < n; i++)
+		if (it[i].name) {
+			it[i].slot = name_hash_hint(it[i].name, strlen(it[i].name)) & mask;
+			__builtin_prefetch(&idx[it[i].slot]);
+		}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v = it[i].name ? idx[it[i].slot] : 0;
+		if (v && v <= t->count)
+			__builtin_prefetch(&t->entries[v - 1]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v = it[i].name ? idx[it[i].slot] : 0;
+		if (v && v <= t->count)
+			__builtin_prefetch(t->entries[v - 1].name);
+	}
+}
+
+/* One href through URL parsing and the resource loader (any object of the
+ * user in the same family). */
+static int multiget_general(grove__dav_report *r, const char *href)
+{
+	int status = 0;
+	const char *raw = NULL;
+	char *path = href_path(href, &raw);
+	grove__dav_path p;
+	int st = path ? grove__dav_path_parse(&p, r->c->srv->prefix, path, raw) : 404;
+	free(path);
+	if (st == 0) {
+		grove__dav_res res;
+		if (p.type != DAV_R_OBJECT || p.family != r->target.family ||
+		    strcmp(p.user, r->c->user) != 0) {
+			st = 404;
+		} else if ((st = grove__dav_res_load(r->c, r->v, &p, &res)) == 0) {
+			if (!res.exists)
+				st = 404;
+			else
+				status = grove__dav_report_object(r, href, res.key, res.name, &res.id,
+								  NULL, 0);
+			grove__dav_res_dispose(&res);
+		}
+		grove__dav_path_dispose(&p);
+	}
+	if (st == 500)
+		status = 500;
+	else if (st)
+		grove__dav_report_status(r, href, 404);
+	return status;
+}
+
 int grove__dav_report_multiget(grove__dav_report *r)
 {
 	int status = grove__dav_report_check_specs(r);
 	if (status)
 		return status;
-	member_index mi = { 0, NULL };
-	grove__sbuf key = GROVE_SBUF_INIT;
+	size_t n = 0, plain = 0;
+	for (const grove__dav_xnode *e = grove__dav_xml_first_element(r->doc); e;
+	     e = grove__dav_xml_next_element(e))
+		n += grove__dav_xml_is(e, DAV_NS_DAV, "href");
+	mg_item *it = n ? grove__calloc(n, sizeof(*it)) : NULL;
+	if (n && !it)
+		return 500;
+	size_t k = 0;
 	for (const grove__dav_xnode *e = grove__dav_xml_first_element(r->doc); e && status == 0;
 	     e = grove__dav_xml_next_element(e)) {
 		if (!grove__dav_xml_is(e, DAV_NS_DAV, "href"))
 			continue;
-		char *href = trimmed(e);
-		if (!href) {
+		if (!(it[k].href = trimmed(e))) {
 			status = 500;
 			break;
 		}
-		const char *name = plain_member(r, href);
-		grove_oid id;
+		it[k].name = plain_member(r, it[k].href);
+		plain += it[k].name != NULL;
+		k++;
+	}
+	member_index mi = { 0, NULL };
+	grove_oid id;
+	if (status == 0 && plain && member_lookup(r, &mi, ".", &id) >= 0)
+		prefetch_members(mi.tree, it, n);
+	/* room for the answer at once, not by doubling (objects are ~1 KiB) */
+	if (status == 0 && r->w.rc == 0 && n)
+		r->w.rc = grove__sbuf_grow(&r->w.buf, (n < 4096 ? n : 4096) * 1536);
+	grove__sbuf key = GROVE_SBUF_INIT;
+	for (size_t i = 0; i < n && status == 0; i++) {
+		const char *href = it[i].href, *name = it[i].name;
 		int found = name ? member_lookup(r, &mi, name, &id) : -1;
 		if (found == 0) {
 			grove__dav_report_status(r, href, 404);
-			free(href);
-			continue;
-		}
-		if (found == 1) {
+		} else if (found == 1) {
 			grove__sbuf_reset(&key);
-			if (grove__sbuf_printf(&key, "%s/%s", r->target.key, name) < 0)
+			if (grove__sbuf_puts(&key, r->target.key) < 0 || grove__sbuf_putc(&key, '/') < 0 ||
+			    grove__sbuf_puts(&key, name) < 0)
 				status = 500;
 			else
 				status = grove__dav_report_object(r, href, key.data, name, &id, NULL, 0);
-			free(href);
-			continue;
+		} else {
+			status = multiget_general(r, href);
 		}
-		const char *raw = NULL;
-		char *path = href_path(href, &raw);
-		grove__dav_path p;
-		int st = path ? grove__dav_path_parse(&p, r->c->srv->prefix, path, raw) : 404;
-		free(path);
-		if (st == 0) {
-			grove__dav_res res;
-			if (p.type != DAV_R_OBJECT || p.family != r->target.family ||
-			    strcmp(p.user, r->c->user) != 0) {
-				st = 404;
-			} else if ((st = grove__dav_res_load(r->c, r->v, &p, &res)) == 0) {
-				if (!res.exists)
-					st = 404;
-				else
-					status = grove__dav_report_object(r, href, res.key, res.name,
-									  &res.id, NULL, 0);
-				grove__dav_res_dispose(&res);
-			}
-			grove__dav_path_dispose(&p);
-		}
-		if (st == 500)
-			status = 500;
-		else if (st)
-			grove__dav_report_status(r, href, 404);
-		free(href);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(it[i].href);
+	free(it);
 	grove__sbuf_dispose(&key);
 	grove__tree_release(mi.tree);
 	return status;

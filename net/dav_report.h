@@ -28,6 +28,9 @@ typedef struct {
 	 * and optionally a raw XML fragment to put inside it */
 	const char *cond_ns, *cond;
 	char *cond_body;
+	/* grove__dav_report_object: whether r->prop asks only for getetag and
+	 * the data property as stored (1), or more (2); 0 until known */
+	int simple;
 } grove__dav_report;
 
 /* A report: returns 0 when r->w holds the 207 body, else an HTTP status
