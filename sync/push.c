@@ -1,5 +1,7 @@
-/* grove_push: refspecs resolved against the store, sent with libgit2. */
+/* grove_push: refspecs resolved against the store, sent with grove's own
+ * git:// client (native.h) or libgit2 (transport.h). */
 #include "sync_internal.h"
+#include "native.h"
 #include "transport.h"
 
 #include <stdio.h>
@@ -129,9 +131,11 @@ static int push_items(grove *g, const char *remote, const char *url, push_item *
 		if (opts && opts->force)
 			cmds[i].force = 1;
 	}
-	if ((rc = grove__transport_connect(&t, g, url, 1, what, opts)) < 0)
-		goto out;
-	if ((rc = grove__transport_push(t, cmds, n)) < 0) {
+	if (grove__native_handles(url, 1))
+		rc = grove__native_push(g, url, what, opts, cmds, n);
+	else if ((rc = grove__transport_connect(&t, g, url, 1, what, opts)) == 0)
+		rc = grove__transport_push(t, cmds, n);
+	if (rc < 0) {
 		if (rc == GROVE_ENOTFF)
 			grove__error_set(rc, "%s: the remote has commits the store lacks: "
 				"not a fast-forward (pull, then push again)", what);

@@ -1,0 +1,86 @@
+/*
+ * grove's own client for the git:// transport (gitprotocol-pack over
+ * TCP), used for push instead of libgit2.
+ *
+ * Why: a libgit2 push costs, per invocation, the CA bundle parse of its
+ * TLS init (even for git://), a scratch repository on disk for its refs,
+ * a pack built by its packbuilder (full objects read back from the store
+ * and every delta recomputed) and one send() per pack entry.  Here the
+ * pack comes from grove's upload-pack engine (the store's deltas reused,
+ * a thin pack against what the remote advertised), written through one
+ * buffer; nothing touches the disk and libgit2 is not initialised.
+ * https, http, ssh and file:// stay on libgit2 (transport.h).
+ */
+#ifndef GROVE_SYNC_NATIVE_H
+#define GROVE_SYNC_NATIVE_H
+
+#include <stdint.h>
+
+#include "grove.h"
+#include "../git/pktline.h"
+#include "sbuf.h"
+#include "transport.h"
+
+/* 1 if url is handled here (git://host[:port]/path). */
+int grove__native_handles(const char *url, int push);
+
+/* --- connection (native_conn.c) ------------------------------------------ */
+
+typedef struct {
+	int fd;
+	const grove_sync_opts *opts;
+	const char *what;        /* "push to 'origin'" */
+	char *shown_url;         /* redacted, for messages */
+	grove__sbuf out;         /* buffered output, sent by conn_flush */
+	char in[65536];
+	size_t in_len, in_off;
+	int eof;
+	grove__pkt_reader rd;
+	uint64_t sent;           /* bytes written to the socket */
+} grove__nconn;
+
+/* Connects to a git:// URL and sends the service request
+ * ("git-receive-pack /path\0host=HOST\0"). */
+int grove__nconn_open(grove__nconn *c, const char *url, const char *service, const char *what,
+	const grove_sync_opts *opts);
+void grove__nconn_close(grove__nconn *c);
+
+/* Sets "WHAT (URL): message" and returns code. */
+int grove__nconn_fail(grove__nconn *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Buffered output: put appends (flushing when the buffer is large),
+ * flush sends everything. */
+int grove__nconn_put(grove__nconn *c, const void *data, size_t len);
+int grove__nconn_flush(grove__nconn *c);
+
+/* The next packet (flushes pending output first).  EOF before a packet is
+ * an error ("the remote hung up"). */
+int grove__nconn_read_pkt(grove__nconn *c, grove__pkt *out);
+
+/* Polls the cancel flag: GROVE_ERROR "cancelled" once it is set. */
+int grove__nconn_check_cancel(grove__nconn *c);
+
+/* --- the remote's advertisement (v0) --------------------------------------- */
+
+typedef struct {
+	grove__remote_ref *refs;
+	size_t count;
+	char *caps;              /* the capability list of the first line */
+} grove__nadv;
+
+int grove__nadv_read(grove__nconn *c, grove__nadv *adv);
+/* 1 if the advertisement names capability cap (exactly, or "cap=..."). */
+int grove__nadv_has_cap(const grove__nadv *adv, const char *cap);
+void grove__nadv_dispose(grove__nadv *adv);
+
+/* --- push (native_push.c) ------------------------------------------------- */
+
+/*
+ * Sends cmds to url (git://) as grove__transport_push does: per-command
+ * outcome in status, GROVE_ENOTFF (nothing sent) when an update is not a
+ * fast-forward and not forced.
+ */
+int grove__native_push(grove *g, const char *url, const char *what, const grove_sync_opts *opts,
+	grove__push_cmd *cmds, size_t count);
+
+#endif

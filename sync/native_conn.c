@@ -1,0 +1,328 @@
+/* A git:// connection for the native client (native.h): TCP connect,
+ * buffered writes, pkt-line reads, cancellation. */
+#include "native.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "oid.h"
+#include "sync_internal.h"
+
+/* Output is sent in pieces of about this size (one send() each). */
+#define NCONN_FLUSH_AT (256 * 1024)
+/* How often a blocked read wakes up to look at the cancel flag. */
+#define NCONN_POLL_MS 200
+
+int grove__native_handles(const char *url, int push)
+{
+	if (!push || !url || strncasecmp(url, "git://", 6))
+		return 0;
+	/* An escape hatch for comparisons and bug hunts. */
+	{
+		const char *e = getenv("GROVE_SYNC_LIBGIT2");
+		if (e && *e && strcmp(e, "0"))
+			return 0;
+	}
+	return 1;
+}
+
+int grove__nconn_fail(grove__nconn *c, int code, const char *fmt, ...)
+{
+	char msg[1024], *clean;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clean = grove__redact_text(msg, NULL, 0);
+	grove__error_set(code, "%s (%s): %s", c->what, c->shown_url ? c->shown_url : "?", clean ? clean : msg);
+	free(clean);
+	return code;
+}
+
+int grove__nconn_check_cancel(grove__nconn *c)
+{
+	if (c->opts && c->opts->cancel && *c->opts->cancel)
+		return grove__nconn_fail(c, GROVE_ERROR, "cancelled");
+	return 0;
+}
+
+/* "git://[user@]host[:port]/path" -> host, port, path (from malloc). */
+static int parse_url(const char *url, char **host, char **port, char **path)
+{
+	const char *a = url + 6, *slash = strchr(a, '/'), *at, *h, *hend, *p = NULL;
+	*host = *port = *path = NULL;
+	if (!slash || slash == a)
+		return grove__error_set(GROVE_EINVALID, "invalid git:// URL (no host or path)");
+	at = memchr(a, '@', (size_t)(slash - a));
+	h = at ? at + 1 : a;
+	if (*h == '[') {
+		const char *close = memchr(h, ']', (size_t)(slash - h));
+		if (!close)
+			return grove__error_set(GROVE_EINVALID, "invalid git:// URL (bad [address])");
+		hend = close + 1;
+		if (*hend == ':')
+			p = hend + 1;
+		h++;
+		hend = close;
+	} else {
+		const char *colon = memchr(h, ':', (size_t)(slash - h));
+		hend = colon ? colon : slash;
+		if (colon)
+			p = colon + 1;
+	}
+	if (hend == h)
+		return grove__error_set(GROVE_EINVALID, "invalid git:// URL (no host)");
+	if (!(*host = grove__strndup(h, (size_t)(hend - h))) ||
+	    !(*port = p && p < slash ? grove__strndup(p, (size_t)(slash - p)) : grove__strdup("9418")) ||
+	    !(*path = grove__strdup(slash)))
+		return GROVE_ENOMEM;
+	return 0;
+}
+
+static int send_all(grove__nconn *c, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return grove__nconn_fail(c, GROVE_EIO, "cannot send to the remote: %s", strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+		c->sent += (uint64_t)n;
+	}
+	return 0;
+}
+
+int grove__nconn_flush(grove__nconn *c)
+{
+	int rc;
+	if (!c->out.len)
+		return 0;
+	if ((rc = grove__nconn_check_cancel(c)) < 0)
+		return rc;
+	rc = send_all(c, c->out.data, c->out.len);
+	c->out.len = 0;
+	return rc;
+}
+
+int grove__nconn_put(grove__nconn *c, const void *data, size_t len)
+{
+	int rc;
+	if ((rc = grove__sbuf_put(&c->out, data, len)) < 0)
+		return rc;
+	return c->out.len >= NCONN_FLUSH_AT ? grove__nconn_flush(c) : 0;
+}
+
+static int fill(grove__nconn *c)
+{
+	for (;;) {
+		struct pollfd pfd = { c->fd, POLLIN, 0 };
+		ssize_t n;
+		int ready = poll(&pfd, 1, NCONN_POLL_MS), rc;
+		if ((rc = grove__nconn_check_cancel(c)) < 0)
+			return rc;
+		if (ready <= 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue; /* timeout (look at cancel again) or EINTR */
+		n = recv(c->fd, c->in, sizeof(c->in), 0);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return grove__nconn_fail(c, GROVE_EIO, "cannot read from the remote: %s", strerror(errno));
+		}
+		c->in_off = 0;
+		c->in_len = (size_t)n;
+		if (n == 0)
+			c->eof = 1;
+		return 0;
+	}
+}
+
+int grove__nconn_read_pkt(grove__nconn *c, grove__pkt *out)
+{
+	int rc;
+	if ((rc = grove__nconn_flush(c)) < 0)
+		return rc;
+	for (;;) {
+		size_t used = 0;
+		if (c->in_off < c->in_len) {
+			rc = grove__pkt_read(&c->rd, c->in + c->in_off, c->in_len - c->in_off, &used, out);
+			c->in_off += used;
+			if (rc < 0)
+				return grove__nconn_fail(c, GROVE_EIO, "protocol error: %s", grove_error_message());
+			if (rc == 1)
+				return 0;
+			continue;
+		}
+		if (c->eof)
+			return grove__nconn_fail(c, GROVE_EIO, "the remote end hung up unexpectedly");
+		if ((rc = fill(c)) < 0)
+			return rc;
+	}
+}
+
+int grove__nconn_open(grove__nconn *c, const char *url, const char *service, const char *what,
+	const grove_sync_opts *opts)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char *host = NULL, *port = NULL, *path = NULL;
+	grove__sbuf req = GROVE_SBUF_INIT;
+	int rc, gai, err = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->opts = opts;
+	c->what = what;
+	grove__pkt_reader_reset(&c->rd);
+	if ((rc = grove_url_redact(url, &c->shown_url)) < 0)
+		return rc;
+	if ((rc = parse_url(url, &host, &port, &path)) < 0) {
+		grove__error_wrap(rc, "%s (%s): ", what, c->shown_url);
+		goto out;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((gai = getaddrinfo(host, port, &hints, &res)) != 0) {
+		rc = grove__nconn_fail(c, GROVE_EIO, "cannot resolve %s: %s", host, gai_strerror(gai));
+		goto out;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			c->fd = fd;
+			break;
+		}
+		err = errno;
+		close(fd);
+	}
+	if (c->fd < 0) {
+		rc = grove__nconn_fail(c, GROVE_EIO, "cannot connect to %s port %s: %s", host, port,
+			strerror(err ? err : ECONNREFUSED));
+		goto out;
+	}
+	/* "git-receive-pack /path\0host=HOST[:PORT]\0" */
+	if ((rc = grove__sbuf_printf(&req, "%s %s", service, path)) < 0 || (rc = grove__sbuf_putc(&req, '\0')) < 0 ||
+	    (rc = grove__sbuf_printf(&req, "host=%s%s%s", host, strcmp(port, "9418") ? ":" : "",
+			strcmp(port, "9418") ? port : "")) < 0 ||
+	    (rc = grove__sbuf_putc(&req, '\0')) < 0 || (rc = grove__pkt_write(&c->out, req.data, req.len)) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (res)
+		freeaddrinfo(res);
+	grove__sbuf_dispose(&req);
+	free(host);
+	free(port);
+	free(path);
+	return rc;
+}
+
+void grove__nconn_close(grove__nconn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	grove__sbuf_dispose(&c->out);
+	grove__pkt_reader_dispose(&c->rd);
+	free(c->shown_url);
+	c->shown_url = NULL;
+}
+
+/* --- advertisement ----------------------------------------------------------- */
+
+void grove__nadv_dispose(grove__nadv *adv)
+{
+	for (size_t i = 0; i < adv->count; i++)
+		free(adv->refs[i].name);
+	free(adv->refs);
+	free(adv->caps);
+	memset(adv, 0, sizeof(*adv));
+}
+
+int grove__nadv_has_cap(const grove__nadv *adv, const char *cap)
+{
+	size_t n = strlen(cap);
+	const char *p = adv->caps;
+	while (p && *p) {
+		size_t len = strcspn(p, " ");
+		if (len >= n && !strncmp(p, cap, n) && (len == n || p[n] == '='))
+			return 1;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
+
+static int adv_add(grove__nadv *adv, size_t *cap, const grove_oid *id, const char *name, size_t len)
+{
+	if (adv->count == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		grove__remote_ref *r = grove__realloc(adv->refs, nc * sizeof(*r));
+		if (!r)
+			return GROVE_ENOMEM;
+		adv->refs = r;
+		*cap = nc;
+	}
+	if (!(adv->refs[adv->count].name = grove__strndup(name, len)))
+		return GROVE_ENOMEM;
+	adv->refs[adv->count].id = *id;
+	adv->count++;
+	return 0;
+}
+
+int grove__nadv_read(grove__nconn *c, grove__nadv *adv)
+{
+	size_t cap = 0;
+	int first = 1, rc;
+	memset(adv, 0, sizeof(*adv));
+	for (;;) {
+		grove__pkt pkt;
+		size_t len;
+		const char *d, *nul, *sp;
+		grove_oid id;
+		if ((rc = grove__nconn_read_pkt(c, &pkt)) < 0)
+			return rc;
+		if (pkt.kind == GROVE__PKT_FLUSH)
+			return 0;
+		if (pkt.kind != GROVE__PKT_DATA)
+			return grove__nconn_fail(c, GROVE_EIO, "protocol error: unexpected packet in the advertisement");
+		d = pkt.data;
+		len = grove__pkt_chomp(d, pkt.len);
+		if (len >= 4 && !memcmp(d, "ERR ", 4))
+			return grove__nconn_fail(c, GROVE_EIO, "remote error: %.*s", (int)(len - 4 > 300 ? 300 : len - 4), d + 4);
+		if (first && len >= 7 && !memcmp(d, "version", 7))
+			continue; /* "version 1": same format follows */
+		if (len < GROVE_OID_HEXSZ + 2 || d[GROVE_OID_HEXSZ] != ' ' ||
+		    grove_oid_fromhex(&id, d) < 0) {
+			grove_error_clear();
+			return grove__nconn_fail(c, GROVE_EIO, "protocol error: bad advertisement line");
+		}
+		nul = memchr(d, '\0', len);
+		if (first && nul && !(adv->caps = grove__strndup(nul + 1, len - (size_t)(nul + 1 - d))))
+			return GROVE_ENOMEM;
+		first = 0;
+		sp = d + GROVE_OID_HEXSZ + 1;
+		len = (size_t)((nul ? nul : d + len) - sp);
+		if (len >= 15 && !memcmp(sp, "capabilities^{}", 15))
+			continue; /* an empty repository */
+		if (len > 3 && !memcmp(sp + len - 3, "^{}", 3))
+			continue;
+		if ((rc = adv_add(adv, &cap, &id, sp, len)) < 0)
+			return rc;
+	}
+}
