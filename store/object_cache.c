@@ -5,6 +5,7 @@
  * else in a key lookup; it is direct-mapped (no bookkeeping on a hit) and
  * holds at most BUDGET bytes, so memory stays predictable.
  */
+#include "cache_budget.h"
 #include "error.h"
 #include "oid.h"
 #include "store.h"
@@ -28,6 +29,7 @@ typedef struct {
 struct grove__obj_cache {
 	pthread_mutex_t locks[STRIPES];
 	size_t bytes; /* atomic */
+	size_t budget; /* atomic; BUDGET unless a server set its own */
 	cached_obj *slots[SLOTS];
 };
 
@@ -38,6 +40,7 @@ int grove__obj_cache_new(grove__obj_cache **out)
 		return GROVE_ENOMEM;
 	for (int i = 0; i < STRIPES; i++)
 		pthread_mutex_init(&c->locks[i], NULL);
+	c->budget = BUDGET;
 	*out = c;
 	return 0;
 }
@@ -101,7 +104,8 @@ void grove__obj_cache_put(grove__obj_cache *c, const grove_oid *id, grove_otype 
 	pthread_mutex_lock(&c->locks[s % STRIPES]);
 	old = c->slots[s];
 	/* Over budget, only replacing an entry is allowed: the total stays put. */
-	if (!old && __atomic_load_n(&c->bytes, __ATOMIC_RELAXED) + size > BUDGET) {
+	if (!old && __atomic_load_n(&c->bytes, __ATOMIC_RELAXED) + size >
+			    __atomic_load_n(&c->budget, __ATOMIC_RELAXED)) {
 		pthread_mutex_unlock(&c->locks[s % STRIPES]);
 		free(o);
 		return;
@@ -112,4 +116,27 @@ void grove__obj_cache_put(grove__obj_cache *c, const grove_oid *id, grove_otype 
 		__atomic_sub_fetch(&c->bytes, old->size, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&c->locks[s % STRIPES]);
 	free(old);
+}
+
+void grove__obj_cache_set_budget(grove *g, size_t bytes)
+{
+	grove__obj_cache *c = g->objects;
+	__atomic_store_n(&c->budget, bytes, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&c->bytes, __ATOMIC_RELAXED) <= bytes)
+		return;
+	/* over the new bound: empty it, stripe by stripe */
+	for (size_t s = 0; s < SLOTS; s++) {
+		pthread_mutex_lock(&c->locks[s % STRIPES]);
+		cached_obj *o = c->slots[s];
+		c->slots[s] = NULL;
+		if (o)
+			__atomic_sub_fetch(&c->bytes, o->size, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&c->locks[s % STRIPES]);
+		free(o);
+	}
+}
+
+size_t grove__obj_cache_budget(grove *g)
+{
+	return __atomic_load_n(&g->objects->budget, __ATOMIC_RELAXED);
 }

@@ -1,5 +1,6 @@
 /* Turning a stored object record (plain, zlib or delta) into its content. */
 #include "backend.h"
+#include "cache_budget.h"
 #include "compress.h"
 #include "delta.h"
 #include "error.h"
@@ -50,6 +51,7 @@ static pthread_mutex_t base_locks[BASE_CACHE_STRIPES] = {
 	PTHREAD_MUTEX_INITIALIZER,
 };
 static size_t base_bytes; /* atomic */
+static size_t base_budget = BASE_CACHE_BUDGET; /* atomic */
 
 static size_t base_slot(const grove_oid *id)
 {
@@ -97,7 +99,8 @@ static void base_cache_put(const grove_backend *be, const grove_oid *id, grove_o
 	memcpy(e->data, data, size);
 	pthread_mutex_lock(&base_locks[s % BASE_CACHE_STRIPES]);
 	old = base_slots[s];
-	if (!old && __atomic_load_n(&base_bytes, __ATOMIC_RELAXED) + size > BASE_CACHE_BUDGET) {
+	if (!old && __atomic_load_n(&base_bytes, __ATOMIC_RELAXED) + size >
+			    __atomic_load_n(&base_budget, __ATOMIC_RELAXED)) {
 		pthread_mutex_unlock(&base_locks[s % BASE_CACHE_STRIPES]);
 		free(e);
 		return;
@@ -127,6 +130,27 @@ void grove__object_decode_forget(const grove_backend *be)
 		pthread_mutex_unlock(&base_locks[s % BASE_CACHE_STRIPES]);
 		free(e);
 	}
+}
+
+void grove__delta_base_cache_set_budget(size_t bytes)
+{
+	__atomic_store_n(&base_budget, bytes, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&base_bytes, __ATOMIC_RELAXED) <= bytes)
+		return;
+	for (size_t s = 0; s < BASE_CACHE_SLOTS; s++) {
+		pthread_mutex_lock(&base_locks[s % BASE_CACHE_STRIPES]);
+		base_entry *e = base_slots[s];
+		base_slots[s] = NULL;
+		if (e)
+			__atomic_sub_fetch(&base_bytes, e->size, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&base_locks[s % BASE_CACHE_STRIPES]);
+		free(e);
+	}
+}
+
+size_t grove__delta_base_cache_budget(void)
+{
+	return __atomic_load_n(&base_budget, __ATOMIC_RELAXED);
 }
 
 /*

@@ -4,6 +4,7 @@
  * direct-mapped (one slot per hash bucket) to keep lookups O(1) with no
  * bookkeeping on the read path.
  */
+#include "cache_budget.h"
 #include "error.h"
 #include "oid.h"
 #include "store.h"
@@ -19,6 +20,12 @@ struct grove__tree_cache {
 	pthread_mutex_t lock;
 	grove__tree *slots[SLOTS];
 	size_t bytes, budget;
+	/* The largest tree inserted so far.  The bound applied is at least
+	 * three of them: with a budget below one big tree (a small budget
+	 * set for a server, a collection of 100,000 members) every insert
+	 * would empty the cache, and the big tree would be parsed again on
+	 * every lookup. */
+	size_t largest;
 };
 
 int grove__tree_cache_new(grove__tree_cache **out, size_t budget)
@@ -48,6 +55,35 @@ void grove__tree_cache_free(grove__tree_cache *c)
 	free(c);
 }
 
+void grove__tree_cache_set_budget(grove *g, size_t bytes)
+{
+	grove__tree_cache *c = g->trees;
+	int trimmed = 0;
+	pthread_mutex_lock(&c->lock);
+	c->budget = bytes;
+	if (c->bytes > bytes && c->bytes > 3 * c->largest) {
+		/* as cache_insert over budget: start afresh */
+		for (size_t i = 0; i < SLOTS; i++) {
+			grove__tree_release(c->slots[i]);
+			c->slots[i] = NULL;
+		}
+		c->bytes = 0;
+		trimmed = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (trimmed)
+		malloc_trim(0);
+}
+
+size_t grove__tree_cache_budget(grove *g)
+{
+	grove__tree_cache *c = g->trees;
+	pthread_mutex_lock(&c->lock);
+	size_t b = c->budget;
+	pthread_mutex_unlock(&c->lock);
+	return b;
+}
+
 static size_t slot_of(const grove_oid *id)
 {
 	uint32_t h;
@@ -75,7 +111,10 @@ static void cache_insert(grove__tree_cache *c, grove__tree *t)
 	grove__tree *old;
 	int trimmed = 0;
 	pthread_mutex_lock(&c->lock);
-	if (c->bytes + t->bytes > c->budget) {
+	if (t->bytes > c->largest)
+		c->largest = t->bytes;
+	size_t bound = c->largest > c->budget / 3 ? 3 * c->largest : c->budget;
+	if (c->bytes + t->bytes > bound) {
 		/* Over budget: start afresh rather than track recency, and give
 		 * the freed memory back so a server's footprint stays flat. */
 		for (size_t i = 0; i < SLOTS; i++) {
