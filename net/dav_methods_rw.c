@@ -1,6 +1,7 @@
 /* GET, HEAD, PUT and DELETE of calendar objects and vCards. */
 #include "dav_files.h"
 #include "dav_internal.h"
+#include "dav_report_index.h"
 #include "error.h"
 
 #include <stdio.h>
@@ -69,6 +70,9 @@ typedef struct {
 	size_t len;
 	int created;         /* the resource did not exist in the base */
 	char *conflict;      /* no-uid-conflict: the member holding the UID */
+	const char *coll;    /* the collection's key, "user/calendars/name" */
+	grove_oid coll_tree; /* its tree in the base last checked */
+	int have_coll_tree;
 } put_op;
 
 /* Preconditions against one base: the collection exists, If-Match and
@@ -94,6 +98,13 @@ static int put_check(void *arg, grove_view *base)
 		free(op->conflict);
 		status = grove__dav_put_uid_check(op->c, base, op->data, op->len, &op->conflict);
 	}
+	op->have_coll_tree = 0;
+	if (status == 0) {
+		/* the tree this write changes, for put_note_uid_map */
+		grove_kind kind;
+		op->have_coll_tree = grove_view_id(base, op->coll, &op->coll_tree, &kind) == 0 &&
+				     kind == GROVE_KIND_DIR;
+	}
 	op->created = !r.exists;
 	grove__dav_res_dispose(&r);
 	return status;
@@ -108,6 +119,33 @@ static int put_build(void *arg, grove_txn *txn, grove_view *base)
 	if (grove_txn_set(txn, op->c->path.key, op->data, op->len) < 0)
 		return 500;
 	return 0;
+}
+
+/* After the commit: the collection's UID map follows the one member this
+ * PUT set, so the next PUT's UID check is one probe instead of a walk of
+ * the whole collection.  Best effort: when anything is missing the map is
+ * derived from the listing on the next check, as before. */
+static void put_note_uid_map(const put_op *op, const grove_oid *commit)
+{
+	grove__dav_ctx *c = op->c;
+	grove *g = c->srv->st.g;
+	grove_view *v;
+	grove_oid tree, blob;
+	grove_kind kind;
+	if (!op->have_coll_tree || grove_view_open_commit(&v, g, commit) < 0)
+		return;
+	int rc = grove_view_id(v, op->coll, &tree, &kind);
+	grove_view_free(v);
+	if (rc < 0 || kind != GROVE_KIND_DIR ||
+	    grove_object_hash(GROVE_OBJ_BLOB, op->data, op->len, &blob) < 0)
+		return;
+	grove__dav_summary s;
+	if (grove__dav_summary_get(g, &blob, c->path.family, op->data, op->len, &s) < 0)
+		return;
+	if (!s.bad)
+		grove__dav_uid_map_note_set(c->path.family, op->coll, &op->coll_tree, &tree,
+					    c->path.name, &blob, s.uid);
+	grove__dav_summary_dispose(&s);
 }
 
 /* Media type of a Content-Type value, without parameters: 1 when it is
@@ -158,12 +196,12 @@ void grove__dav_do_put(grove__dav_ctx *c)
 					grove__dav_family_dir(c->path.family), c->path.coll) < 0
 			     ? 500
 			     : grove__dav_props_load(v, ck.data, &props, &exists);
-	grove__sbuf_dispose(&ck);
 	grove_view_free(v);
 	if (status == 0 && !exists)
 		status = 409;
 	if (status) {
 		grove__dav_props_dispose(&props);
+		grove__sbuf_dispose(&ck);
 		grove__dav_send_status(c, status);
 		return;
 	}
@@ -178,10 +216,11 @@ void grove__dav_do_put(grove__dav_ctx *c)
 	}
 	grove__dav_props_dispose(&props);
 	if (bad) {
+		grove__sbuf_dispose(&ck);
 		grove__dav_send_cond(c, 403, ns, cond);
 		return;
 	}
-	put_op op = { c, body, len, 0, NULL };
+	put_op op = { c, body, len, 0, NULL, ck.data, { { 0 } }, 0 };
 	grove__dav_write w = { put_build, put_check, &op };
 	grove__dav_change ch;
 	grove__dav_change_init(c, &ch);
@@ -193,6 +232,9 @@ void grove__dav_do_put(grove__dav_ctx *c)
 	grove_oid commit;
 	status = grove__dav_commit(&c->srv->st, &w, &ch, &commit);
 	free(component);
+	if (status == 0)
+		put_note_uid_map(&op, &commit);
+	grove__sbuf_dispose(&ck);
 	if (status == 403 && op.conflict)
 		grove__dav_send_uid_conflict(c, op.conflict);
 	else if (status)

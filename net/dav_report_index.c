@@ -20,12 +20,21 @@
 #define WAYS 8
 #define MAX_CACHED_UID 512
 
+/* A summary as kept in the index: 64 bytes (a grove__dav_summary with
+ * its id and hash took 112; 65,536 slots were 7.3 MB of a 64 MiB server
+ * budget).  The flags and small counts are bytes; start/end stay 64-bit. */
 typedef struct {
 	grove_oid id;
-	int used;
-	uint64_t uid_hash;  /* of s.uid: most comparisons stop here */
-	grove__dav_summary s;
+	uint8_t used, family, kinds, nspans; /* nspans <= DAV_SUM_MAX_SPANS */
+	uint8_t uid_mixed, bounded, floating, bad;
+	uint32_t uid_hash; /* of uid, low half: most comparisons stop here */
+	int64_t start, end;
+	char *uid;         /* owned, or NULL */
+	time_t *spans;     /* owned: nspans (start, end) pairs, or NULL */
 } slot;
+
+_Static_assert(DAV_SUM_MAX_SPANS <= 255, "nspans is a byte");
+_Static_assert(sizeof(void *) != 8 || sizeof(slot) == 64, "a slot is one cache line");
 
 static uint64_t hash_str(const char *s)
 {
@@ -68,7 +77,7 @@ static slot *find(const grove_oid *blob, grove__dav_family fam)
 		if (tags[base + w] != t)
 			continue;
 		slot *sl = &slots[base + w];
-		if (sl->used && (int)sl->s.family == (int)fam && grove_oid_cmp(&sl->id, blob) == 0)
+		if (sl->used && sl->family == (uint8_t)fam && grove_oid_cmp(&sl->id, blob) == 0)
 			return sl;
 	}
 	return NULL;
@@ -99,6 +108,32 @@ static int copy_summary(grove__dav_summary *dst, const grove__dav_summary *src)
 		memcpy(dst->spans, src->spans, n);
 	}
 	return 0;
+}
+
+/* The summary kept in sl, copied into *dst. */
+static int copy_from_slot(grove__dav_summary *dst, const slot *sl)
+{
+	grove__dav_summary v;
+	memset(&v, 0, sizeof(v));
+	v.family = (grove__dav_family)sl->family;
+	v.uid = sl->uid; /* copied below */
+	v.uid_mixed = sl->uid_mixed;
+	v.kinds = sl->kinds;
+	v.bounded = sl->bounded;
+	v.floating = sl->floating;
+	v.start = (time_t)sl->start;
+	v.end = (time_t)sl->end;
+	v.spans = sl->spans;
+	v.nspans = sl->nspans;
+	v.bad = sl->bad;
+	return copy_summary(dst, &v);
+}
+
+static void slot_dispose(slot *sl)
+{
+	free(sl->uid);
+	free(sl->spans);
+	memset(sl, 0, sizeof(*sl));
 }
 
 /* ---- computing a summary ------------------------------------------------------------- */
@@ -297,7 +332,7 @@ int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fa
 	int rc = 1;
 	slot *hit = find(blob, fam);
 	if (hit)
-		rc = copy_summary(out, &hit->s);
+		rc = copy_from_slot(out, hit);
 	pthread_mutex_unlock(&lock);
 	if (rc <= 0)
 		return rc;
@@ -326,12 +361,22 @@ int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fa
 			tags[set * WAYS + next_way[set]] = tag_of(blob);
 			slot *sl = &slots[set * WAYS + next_way[set]];
 			next_way[set] = (unsigned char)((next_way[set] + 1) % WAYS);
-			grove__dav_summary_dispose(&sl->s);
+			slot_dispose(sl);
 			sl->id = *blob;
 			sl->used = 1;
-			sl->uid_hash = hash_str(s.uid);
-			sl->s = s;
-			s.uid = NULL; /* moved into the slot */
+			sl->family = (uint8_t)s.family;
+			sl->kinds = (uint8_t)s.kinds;
+			sl->uid_mixed = s.uid_mixed != 0;
+			sl->bounded = s.bounded != 0;
+			sl->floating = s.floating != 0;
+			sl->bad = s.bad != 0;
+			sl->start = s.start;
+			sl->end = s.end;
+			sl->uid_hash = (uint32_t)hash_str(s.uid);
+			sl->uid = s.uid; /* moved into the slot */
+			sl->spans = s.spans;
+			sl->nspans = (uint8_t)s.nspans;
+			s.uid = NULL;
 			s.spans = NULL;
 			s.nspans = 0;
 		}
@@ -348,7 +393,7 @@ int grove__dav_summary_has_uid(grove *g, const grove_oid *blob, grove__dav_famil
 	pthread_mutex_lock(&lock);
 	slot *hit = find(blob, fam);
 	if (hit)
-		r = hit->s.uid && strcmp(hit->s.uid, uid) == 0;
+		r = hit->uid && strcmp(hit->uid, uid) == 0;
 	pthread_mutex_unlock(&lock);
 	if (r >= 0)
 		return r;
@@ -380,7 +425,7 @@ int grove__dav_summary_find_uid(grove *g, grove__dav_family fam, const grove_ent
 		slot *hit = find(&e->id, fam);
 		if (!hit)
 			miss[nmiss++] = i;
-		else if (hit->uid_hash == h && hit->s.uid && strcmp(hit->s.uid, uid) == 0) {
+		else if (hit->uid_hash == (uint32_t)h && hit->uid && strcmp(hit->uid, uid) == 0) {
 			found = 1;
 			*index_out = i;
 		}
@@ -827,4 +872,56 @@ int grove__dav_uid_map_find(grove *g, grove_view *view, grove__dav_family fam, c
 	pthread_mutex_unlock(&maps_lock);
 	uid_map_free(evicted);
 	return r;
+}
+
+void grove__dav_uid_map_note_set(grove__dav_family fam, const char *coll,
+				 const grove_oid *old_tree, const grove_oid *new_tree,
+				 const char *name, const grove_oid *blob, const char *uid)
+{
+	if (!name[0] || name[0] == '.')
+		return; /* not a member */
+	pthread_mutex_lock(&maps_lock);
+	int at = maps_find(fam, coll);
+	uid_map *m = at >= 0 ? maps[at] : NULL;
+	if (!m || grove_oid_cmp(&m->tree, old_tree) != 0)
+		goto out; /* no map, or one of another tree: left to uid_map_find */
+	uid_rec *rec = uid_map_by_name(m, name);
+	if (rec) {
+		/* an update keeping its UID: only the blob changes (a changed UID
+		 * would need an entry moved in by_uid: left to uid_map_find) */
+		if (!(rec->uid ? uid && strcmp(rec->uid, uid) == 0 : !uid))
+			goto out;
+		rec->blob = *blob;
+	} else {
+		/* a new member, appended and indexed as uid_map_update does */
+		if ((m->n + 1) * 2 > m->cap)
+			goto out;
+		if (m->n + 1 > m->recs_cap) {
+			size_t want = m->n + 1 + m->n / 4;
+			uid_rec *recs = realloc(m->recs, want * sizeof(*recs));
+			if (!recs)
+				goto out;
+			m->recs = recs;
+			m->recs_cap = want;
+		}
+		char *nm = strdup(name), *u = uid ? strdup(uid) : NULL;
+		if (!nm || (uid && !u)) {
+			free(nm);
+			free(u);
+			goto out;
+		}
+		uid_rec *r = &m->recs[m->n];
+		memset(r, 0, sizeof(*r));
+		r->name = nm;
+		r->uid = u;
+		r->uid_hash = hash_str(u);
+		r->name_hash = hash_str(nm);
+		r->blob = *blob;
+		m->n++;
+		uid_map_index(m, m->n - 1);
+	}
+	m->tree = *new_tree;
+	m->used = ++maps_clock;
+out:
+	pthread_mutex_unlock(&maps_lock);
 }

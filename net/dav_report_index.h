@@ -58,6 +58,17 @@ int grove__dav_summary_find_uid(grove *g, grove__dav_family fam, const grove_ent
  * only the members whose blob changed. */
 int grove__dav_uid_map_find(grove *g, grove_view *view, grove__dav_family fam, const char *coll,
 			    const char *uid, const char *skip, char **name_out);
+/* After a write that set the one member name of the collection coll to
+ * blob (whose UID is uid, NULL when none) and so moved the collection
+ * tree from old_tree to new_tree: brings a cached map of old_tree forward
+ * to new_tree in place, with no listing of the collection (a PUT into a
+ * 10,000-member collection otherwise walks all of them on the next UID
+ * check).  Does nothing when no map of old_tree is cached or the change
+ * is not that simple (the member's UID changed; the tables are full):
+ * the next grove__dav_uid_map_find then derives the map as before. */
+void grove__dav_uid_map_note_set(grove__dav_family fam, const char *coll,
+				 const grove_oid *old_tree, const grove_oid *new_tree,
+				 const char *name, const grove_oid *blob, const char *uid);
 /* 0 when the object certainly fails a filter that needs every kind in
  * need_kinds and (has_range) an instance in [lo, hi); 1 when it may match. */
 int grove__dav_summary_may_match(const grove__dav_summary *s, unsigned need_kinds,

@@ -2,6 +2,7 @@
  * method handlers, plus the helpers they share. */
 #include "dav_files.h"
 #include "dav_internal.h"
+#include "cache_budget.h"
 #include "error.h"
 
 #include <stdio.h>
@@ -479,6 +480,30 @@ out:
 	grove__dav_path_dispose(&c.path);
 }
 
+/*
+ * Memory of a DAV server (issue 4: peak RSS <= 64 MiB at 10,000 events +
+ * 10,000 contacts).  The store's default cache budgets suit a library
+ * user; what a DAV server reads is different:
+ * - trees: every write makes a new version of a big collection tree
+ *   (~550 KB parsed at 10,000 members) and only the newest is read again,
+ *   so a 16 MiB cache mostly held ~25 dead versions (the tree cache keeps
+ *   at least three of its largest trees whatever the budget, so a
+ *   100,000-member collection still stays cached);
+ * - objects (values up to 1 KiB: events, cards, commits, small trees):
+ *   4 MiB holds ~6,000 events; a miss costs one B-tree lookup more
+ *   (addressbook-query keeps its own vCard cache, carddav_report.c).
+ * The delta base cache is left as it is: a DAV-filled store has no deltas
+ * (it costs nothing here), and git clients of the same process use it.
+ */
+#define DAV_TREE_CACHE_BYTES ((size_t)4 << 20)
+#define DAV_OBJECT_CACHE_BYTES ((size_t)4 << 20)
+
+static void dav_cache_budgets(grove *g)
+{
+	grove__tree_cache_set_budget(g, DAV_TREE_CACHE_BYTES);
+	grove__obj_cache_set_budget(g, DAV_OBJECT_CACHE_BYTES);
+}
+
 int grove__dav_server_register(grove__dav_server **out, grove__http_server *http,
 			       grove *g, const grove__dav_options *opts)
 {
@@ -492,6 +517,7 @@ int grove__dav_server_register(grove__dav_server **out, grove__http_server *http
 	if (!srv)
 		return GROVE_ENOMEM;
 	srv->st.g = g;
+	dav_cache_budgets(g);
 	srv->st.branch = grove__strdup(opts->branch ? opts->branch : "main");
 	srv->st.mail_domain = grove__strdup(opts->mail_domain ? opts->mail_domain : "localhost");
 	srv->prefix = grove__strdup(prefix);
