@@ -13,6 +13,9 @@
 #   BENCH_GIT_ONLY=ops   comma-separated operation prefixes ("clone v2,push")
 #   BENCH_GIT_TMP=dir    scratch directory (default build/bench-git-tmp.PID, removed
 #                        unless the run failed)
+#   BENCH_GIT_STORE_AS_IMPORTED=1  serve grove's store as the import wrote it
+#                        (default: copied after the import, as the git side
+#                        serves a copy; see git_server_bench.py, "srv rss")
 #
 # usage: git_server_bench.sh [GROVE_BIN [STORE_BENCH_BIN]]
 set -eu
@@ -50,7 +53,8 @@ rm -rf "$TMP"
 mkdir -p "$TMP"
 set +e
 /usr/bin/python3 "$(dirname "$0")/git_server_bench.py" --grove "$GROVE" --repo "$REPO" \
-	--branch "$branch" --tmp "$TMP" --reps "$REPS" --only "${BENCH_GIT_ONLY:-}"
+	--branch "$branch" --tmp "$TMP" --reps "$REPS" --only "${BENCH_GIT_ONLY:-}" \
+	${BENCH_GIT_STORE_AS_IMPORTED:+--store-as-imported}
 rc=$?
 set -e
 [ $rc -eq 0 ] && rm -rf "$TMP"
