@@ -180,8 +180,26 @@ static int enter(dctx *d, const grove__tree_entry *e, const grove__tree_entry *x
 	return rc;
 }
 
-/* A merge walk of two trees in git's order: entries that compare equal
- * have the same name and are both trees or both not. */
+static int same_name(const grove__tree_entry *x, const grove__tree_entry *y)
+{
+	return x->name_len == y->name_len && x->mode == y->mode &&
+	       memcmp(x->name, y->name, x->name_len) == 0;
+}
+
+/* 1 when e sorts strictly after prev (git's order). */
+static int after(const grove__tree_entry *prev, const grove__tree_entry *e)
+{
+	return grove__tree_entry_cmp(prev->name, prev->name_len, prev->mode, e->name, e->name_len,
+				     e->mode) < 0;
+}
+
+/*
+ * A merge walk of two trees in git's order: entries that compare equal
+ * have the same name and are both trees or both not.  A flat collection
+ * of 100,000 members is walked on every write, so the common step (the
+ * same name on both sides) costs one name compare, one id compare and one
+ * order check.
+ */
 static int walk(dctx *d, const grove_oid *a, const grove_oid *b)
 {
 	grove__tree *ta = NULL, *tb = NULL;
@@ -195,22 +213,21 @@ static int walk(dctx *d, const grove_oid *a, const grove_oid *b)
 		return rc;
 	}
 	size_t na = ta ? ta->count : 0, nb = tb ? tb->count : 0, i = 0, j = 0;
+	int paired = 0; /* the previous step paired equal names */
 	while (rc == 0 && (i < na || j < nb)) {
 		const grove__tree_entry *x = i < na ? &ta->entries[i] : NULL;
 		const grove__tree_entry *y = j < nb ? &tb->entries[j] : NULL;
-		int c = !x ? 1 : !y ? -1 :
+		int c = !x ? 1 : !y ? -1 : same_name(x, y) ? 0 :
 			grove__tree_entry_cmp(x->name, x->name_len, x->mode, y->name, y->name_len, y->mode);
 		/* the walk is only right on sorted trees; anything else goes to the
-		 * store's diff, which pairs entries by name */
-		if ((c <= 0 && i > 0 &&
-		     grove__tree_entry_cmp(ta->entries[i - 1].name, ta->entries[i - 1].name_len,
-					   ta->entries[i - 1].mode, x->name, x->name_len, x->mode) >= 0) ||
-		    (c >= 0 && j > 0 &&
-		     grove__tree_entry_cmp(tb->entries[j - 1].name, tb->entries[j - 1].name_len,
-					   tb->entries[j - 1].mode, y->name, y->name_len, y->mode) >= 0)) {
+		 * store's diff, which pairs entries by name.  After a paired step,
+		 * another pair is in order on both sides iff it is on one. */
+		if ((c <= 0 && i > 0 && !after(&ta->entries[i - 1], x)) ||
+		    (c >= 0 && j > 0 && !(c == 0 && paired) && !after(&tb->entries[j - 1], y))) {
 			rc = STOP;
 			break;
 		}
+		paired = c == 0;
 		if (c < 0) {
 			rc = enter(d, x, x, NULL);
 			i++;
@@ -218,7 +235,7 @@ static int walk(dctx *d, const grove_oid *a, const grove_oid *b)
 			rc = enter(d, y, NULL, y);
 			j++;
 		} else {
-			if (x->mode != y->mode || !grove__oid_equal(&x->id, &y->id))
+			if (!grove__oid_equal(&x->id, &y->id) || x->mode != y->mode)
 				rc = enter(d, x, x, y);
 			i++;
 			j++;

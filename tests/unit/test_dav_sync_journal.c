@@ -348,3 +348,25 @@ Test(dav_sync_http, commits_from_outside_dav)
 	free(t2);
 	free(h);
 }
+
+/* The merge walk relies on trees in git's order (and checks it as it
+ * goes): the store refuses a tree out of order, as a careless push could
+ * bring one. */
+Test(dav_sync_journal, unsorted_tree_refused)
+{
+	grove_oid ba, bb;
+	cr_assert_eq(grove_object_write(S, GROVE_OBJ_BLOB, "A", 1, &ba), 0);
+	cr_assert_eq(grove_object_write(S, GROVE_OBJ_BLOB, "B", 1, &bb), 0);
+	unsigned char raw[256];
+	size_t n = 0;
+	const struct { const char *name; const grove_oid *id; } ents[] = {
+		{ "b.ics", &bb }, { "a.ics", &ba }, { "x.ics", &bb } };
+	for (size_t i = 0; i < 3; i++) {
+		n += (size_t)sprintf((char *)raw + n, "100644 %s", ents[i].name) + 1;
+		memcpy(raw + n, ents[i].id->id, 20);
+		n += 20;
+	}
+	grove_oid tree;
+	cr_assert_lt(grove_object_write(S, GROVE_OBJ_TREE, raw, n, &tree), 0);
+	cr_assert(strstr(grove_error_message(), "not sorted"), "%s", grove_error_message());
+}
