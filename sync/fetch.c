@@ -156,7 +156,7 @@ static int fetch_url(grove *g, const char *remote, const char *url, const grove_
 		if ((rc = plan_updates(g, remote, refs, nrefs, recs, nrecs, &l)) < 0) {
 			updates_dispose(&l);
 			if (rc == GROVE_ECORRUPT)
-				grove__error_wrap(rc, "%s: ", what);
+				grove__error_wrap(rc, "%s", what);
 			goto out;
 		}
 		memset(&ws, 0, sizeof(ws));

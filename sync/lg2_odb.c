@@ -131,9 +131,8 @@ static int sink_fail(grove__lg2_sink *s, int rc)
 	return rc == GROVE_ERROR ? GIT_EUSER : -1;
 }
 
-static int wp_append(git_odb_writepack *w, const void *data, size_t size, git_indexer_progress *stats)
+int grove__lg2_sink_append(grove__lg2_sink *s, const void *data, size_t size)
 {
-	grove__lg2_sink *s = ((grove_lg2_writepack *)w)->sink;
 	int rc;
 	if (!s->ix) {
 		grove__pack_index_opts o;
@@ -143,7 +142,7 @@ static int wp_append(git_odb_writepack *w, const void *data, size_t size, git_in
 		o.deliver = collect;
 		o.deliver_payload = s;
 		if ((rc = grove__pack_indexer_new(&s->ix, &o)) < 0)
-			return sink_fail(s, rc);
+			return rc;
 	}
 	if (s->bytes < sizeof(s->header)) {
 		size_t take = sizeof(s->header) - (size_t)s->bytes;
@@ -155,12 +154,30 @@ static int wp_append(git_odb_writepack *w, const void *data, size_t size, git_in
 				(uint32_t)s->header[10] << 8 | s->header[11];
 	}
 	if ((rc = grove__pack_indexer_append(s->ix, data, size)) < 0)
-		return sink_fail(s, rc);
+		return rc;
 	s->bytes += size;
+	if (s->progress && s->progress(s->payload, GROVE_SYNC_RECEIVING, 0, s->total_objects, s->bytes))
+		return grove__error_set(GROVE_ERROR, "cancelled");
+	return 0;
+}
+
+int grove__lg2_sink_finish(grove__lg2_sink *s, grove__pack_index_stats *st)
+{
+	if (!s->ix) {
+		memset(st, 0, sizeof(*st));
+		return 0; /* nothing was sent */
+	}
+	return grove__pack_indexer_finish(s->ix, st);
+}
+
+static int wp_append(git_odb_writepack *w, const void *data, size_t size, git_indexer_progress *stats)
+{
+	grove__lg2_sink *s = ((grove_lg2_writepack *)w)->sink;
+	int rc = grove__lg2_sink_append(s, data, size);
+	if (rc < 0)
+		return sink_fail(s, rc);
 	stats->received_bytes = (size_t)s->bytes;
 	stats->total_objects = s->total_objects;
-	if (s->progress && s->progress(s->payload, GROVE_SYNC_RECEIVING, 0, s->total_objects, s->bytes))
-		return sink_fail(s, grove__error_set(GROVE_ERROR, "cancelled"));
 	return 0;
 }
 
@@ -170,8 +187,8 @@ static int wp_commit(git_odb_writepack *w, git_indexer_progress *stats)
 	grove__pack_index_stats st;
 	int rc;
 	if (!s->ix)
-		return 0; /* nothing was sent */
-	if ((rc = grove__pack_indexer_finish(s->ix, &st)) < 0)
+		return 0;
+	if ((rc = grove__lg2_sink_finish(s, &st)) < 0)
 		return sink_fail(s, rc);
 	stats->total_objects = stats->received_objects = stats->indexed_objects = (unsigned)st.object_count;
 	stats->total_deltas = stats->indexed_deltas = (unsigned)st.delta_count;

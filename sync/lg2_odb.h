@@ -34,4 +34,10 @@ int grove__lg2_odb_backend_new(git_odb_backend **out, grove *g, grove__lg2_sink 
 
 void grove__lg2_sink_dispose(grove__lg2_sink *sink);
 
+/* Feeds received pack bytes to the sink's indexer (created on first use),
+ * then finishes it: records in sink->recs.  grove error codes; the native
+ * git:// client uses these directly, libgit2 through writepack. */
+int grove__lg2_sink_append(grove__lg2_sink *sink, const void *data, size_t size);
+int grove__lg2_sink_finish(grove__lg2_sink *sink, grove__pack_index_stats *stats);
+
 #endif

@@ -8,8 +8,9 @@
  * and every delta recomputed) and one send() per pack entry.  Here the
  * pack comes from grove's upload-pack engine (the store's deltas reused,
  * a thin pack against what the remote advertised), written through one
- * buffer; nothing touches the disk and libgit2 is not initialised.
- * https, http, ssh and file:// stay on libgit2 (transport.h).
+ * buffer; a fetch's pack goes from the socket into the pack indexer.
+ * Nothing touches the disk and libgit2 is not initialised.  https, http,
+ * ssh and file:// stay on libgit2 (transport.h).
  */
 #ifndef GROVE_SYNC_NATIVE_H
 #define GROVE_SYNC_NATIVE_H
@@ -21,8 +22,9 @@
 #include "sbuf.h"
 #include "transport.h"
 
-/* 1 if url is handled here (git://host[:port]/path). */
-int grove__native_handles(const char *url, int push);
+/* 1 if url is handled here (git://host[:port]/path), unless the
+ * environment says GROVE_SYNC_LIBGIT2=1. */
+int grove__native_handles(const char *url);
 
 /* --- connection (native_conn.c) ------------------------------------------ */
 
@@ -57,6 +59,9 @@ int grove__nconn_flush(grove__nconn *c);
  * an error ("the remote hung up"). */
 int grove__nconn_read_pkt(grove__nconn *c, grove__pkt *out);
 
+/* Reads what the socket has into in[] (waits; sets eof at the end). */
+int grove__nconn_fill(grove__nconn *c);
+
 /* Polls the cancel flag: GROVE_ERROR "cancelled" once it is set. */
 int grove__nconn_check_cancel(grove__nconn *c);
 
@@ -82,5 +87,17 @@ void grove__nadv_dispose(grove__nadv *adv);
  */
 int grove__native_push(grove *g, const char *url, const char *what, const grove_sync_opts *opts,
 	grove__push_cmd *cmds, size_t count);
+
+/* --- fetch (native_fetch.c), behind grove__transport_* ---------------------- */
+
+typedef struct grove__nfetch grove__nfetch;
+
+int grove__native_fetch_connect(grove__nfetch **out, grove *g, const char *url, const char *what,
+	const grove_sync_opts *opts);
+void grove__native_fetch_refs(grove__nfetch *f, const grove__remote_ref **refs, size_t *count,
+	const char **head);
+/* Records owned by f until close; nothing written to the store. */
+int grove__native_fetch_download(grove__nfetch *f, const grove__object **objects, size_t *count);
+void grove__native_fetch_close(grove__nfetch *f);
 
 #endif

@@ -22,9 +22,9 @@
 /* How often a blocked read wakes up to look at the cancel flag. */
 #define NCONN_POLL_MS 200
 
-int grove__native_handles(const char *url, int push)
+int grove__native_handles(const char *url)
 {
-	if (!push || !url || strncasecmp(url, "git://", 6))
+	if (!url || strncasecmp(url, "git://", 6))
 		return 0;
 	/* An escape hatch for comparisons and bug hunts. */
 	{
@@ -124,7 +124,7 @@ int grove__nconn_put(grove__nconn *c, const void *data, size_t len)
 	return c->out.len >= NCONN_FLUSH_AT ? grove__nconn_flush(c) : 0;
 }
 
-static int fill(grove__nconn *c)
+int grove__nconn_fill(grove__nconn *c)
 {
 	for (;;) {
 		struct pollfd pfd = { c->fd, POLLIN, 0 };
@@ -166,7 +166,7 @@ int grove__nconn_read_pkt(grove__nconn *c, grove__pkt *out)
 		}
 		if (c->eof)
 			return grove__nconn_fail(c, GROVE_EIO, "the remote end hung up unexpectedly");
-		if ((rc = fill(c)) < 0)
+		if ((rc = grove__nconn_fill(c)) < 0)
 			return rc;
 	}
 }
@@ -187,7 +187,7 @@ int grove__nconn_open(grove__nconn *c, const char *url, const char *service, con
 	if ((rc = grove_url_redact(url, &c->shown_url)) < 0)
 		return rc;
 	if ((rc = parse_url(url, &host, &port, &path)) < 0) {
-		grove__error_wrap(rc, "%s (%s): ", what, c->shown_url);
+		grove__error_wrap(rc, "%s (%s)", what, c->shown_url);
 		goto out;
 	}
 	memset(&hints, 0, sizeof(hints));

@@ -163,7 +163,7 @@ static int send_pack(grove *g, grove__nconn *c, const grove__nadv *adv, const gr
 	rc = report(c, GROVE_SYNC_WRITING, sum.objects, sum.objects, sink.bytes);
 out:
 	if (rc < 0 && !sink.failed)
-		grove__error_wrap(rc, "%s (%s): building the pack: ", c->what, c->shown_url);
+		grove__error_wrap(rc, "%s (%s): building the pack", c->what, c->shown_url);
 	grove__upload_pack_free(up);
 	grove__sbuf_dispose(&tmp);
 	grove__sbuf_dispose(&sink.pre);

@@ -39,7 +39,7 @@ static int parse_spec(grove *g, const char *spec, push_item *it)
 	src = srcs;
 	if (*src) {
 		if ((rc = grove_rev_resolve(g, src, &it->cmd.src)) < 0) {
-			grove__error_wrap(rc, "push: ");
+			grove__error_wrap(rc, "push");
 			goto out;
 		}
 		if (grove_branch_name_validate(src) == 0) {
@@ -131,7 +131,7 @@ static int push_items(grove *g, const char *remote, const char *url, push_item *
 		if (opts && opts->force)
 			cmds[i].force = 1;
 	}
-	if (grove__native_handles(url, 1))
+	if (grove__native_handles(url))
 		rc = grove__native_push(g, url, what, opts, cmds, n);
 	else if ((rc = grove__transport_connect(&t, g, url, 1, what, opts)) == 0)
 		rc = grove__transport_push(t, cmds, n);

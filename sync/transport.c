@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "lg2_odb.h"
+#include "native.h"
 #include <git2/sys/repository.h>
 #include "store.h"
 #include "sync_internal.h"
@@ -40,6 +41,8 @@ struct grove__transport {
 
 	grove__push_cmd *push_cmds;
 	size_t npush;
+
+	grove__nfetch *native; /* git:// fetch: grove's own client, no libgit2 */
 };
 
 static const grove_sync_opts default_opts = GROVE_SYNC_OPTIONS_INIT;
@@ -273,6 +276,14 @@ int grove__transport_connect(grove__transport **out, grove *g, const char *url, 
 		return GROVE_ENOMEM;
 	t->g = g;
 	t->opts = opts ? opts : &default_opts;
+	if (!push && grove__native_handles(url)) {
+		if ((rc = grove__native_fetch_connect(&t->native, g, url, what, opts)) < 0) {
+			free(t);
+			return rc;
+		}
+		*out = t;
+		return 0;
+	}
 	t->sink.g = g;
 	t->sink.progress = sink_progress;
 	t->sink.payload = t;
@@ -361,6 +372,10 @@ fail:
 int grove__transport_refs(grove__transport *t, const grove__remote_ref **refs, size_t *count,
 	const char **head)
 {
+	if (t->native) {
+		grove__native_fetch_refs(t->native, refs, count, head);
+		return 0;
+	}
 	*refs = t->refs;
 	*count = t->nrefs;
 	*head = t->head;
@@ -373,6 +388,8 @@ int grove__transport_download(grove__transport *t, const grove__object **objects
 	git_strarray arr = { specs, 2 };
 	git_fetch_options fo;
 	int err;
+	if (t->native)
+		return grove__native_fetch_download(t->native, objects, count);
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.callbacks = t->cb;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
@@ -453,6 +470,7 @@ void grove__transport_close(grove__transport *t)
 {
 	if (!t)
 		return;
+	grove__native_fetch_close(t->native);
 	if (t->remote) {
 		git_remote_disconnect(t->remote);
 		git_remote_free(t->remote);

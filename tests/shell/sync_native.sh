@@ -1,5 +1,5 @@
 #!/bin/bash
-# grove push over git:// with grove's own client (sync/native_push.c)
+# grove push and fetch over git:// with grove's own client (sync/native_*.c)
 # against a real `git daemon --enable=receive-pack`:
 #  - commits fetched from elsewhere (stored as pack deltas) are pushed with
 #    their deltas: the pack the remote keeps holds deltas, git fsck --strict
@@ -10,6 +10,9 @@
 #  - a non-fast-forward update is refused before anything is sent (exit 1,
 #    remote and store unchanged); a missing repository, a closed port and a
 #    server speaking garbage give clear errors naming the push and the URL;
+#  - fetch and clone: branches, annotated tags, the remote's HEAD, the same
+#    refs as a clone through libgit2 (GROVE_SYNC_LIBGIT2=1), nothing in
+#    TMPDIR, a fetch after local and remote both moved;
 #  - GROVE_SYNC_LIBGIT2=1 still pushes through libgit2.
 set -eu
 GROVE=${GROVE:-build/test/grove}
@@ -145,4 +148,37 @@ rc=0; "$GROVE" -q -C "$s" push bad topic 2>err || rc=$?
 "$GROVE" -C "$s" --branch topic set t3.txt y >/dev/null
 GROVE_SYNC_LIBGIT2=1 "$GROVE" -q -C "$s" push origin topic:main || fail "push through libgit2"
 [ "$(git --git-dir=served/r.git show main:t3.txt)" = y ] || fail "libgit2 push content"
+
+# Fetch: new commits and an annotated tag made with git; the store also has
+# commits of its own (their haves are unknown to the remote).
+git -C w fetch -q origin && git -C w reset -q --hard origin/main
+echo more >w/more.txt && git -C w add more.txt && git -C w commit -qm "more"
+git -C w tag -a v2 -m "tag v2"
+git -C w push -q origin main v2
+"$GROVE" -q -C "$s" fetch origin || fail "fetch"
+[ "$("$GROVE" -C "$s" log -n1 refs/remotes/origin/main | sed -n 's/^commit //p')" = "$(git -C w rev-parse HEAD)" ] ||
+	fail "fetch did not bring main"
+[ "$("$GROVE" -C "$s" get --rev v2 more.txt)" = more ] || fail "fetch did not bring tag v2"
+"$GROVE" -C "$s" fsck >/dev/null || fail "fsck after fetch"
+"$GROVE" -q -C "$s" fetch origin || fail "up-to-date fetch"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "fetch left files in TMPDIR: $(ls -A "$TMPDIR")"
+
+# A clone with grove's client and one with libgit2 end up with the same refs.
+"$GROVE" -q clone "$URL" "lmdb:$tmp/c-native" || fail "native clone"
+GROVE_SYNC_LIBGIT2=1 "$GROVE" -q clone "$URL" "lmdb:$tmp/c-lg2" || fail "libgit2 clone"
+for c in c-native c-lg2; do
+	"$GROVE" -C "lmdb:$tmp/$c" branch -v >"$tmp/$c.branches"
+	for r in refs/remotes/origin/main refs/tags/v2 main; do
+		"$GROVE" -C "lmdb:$tmp/$c" log -n1 "$r" | head -1
+	done >"$tmp/$c.refs"
+	"$GROVE" -C "lmdb:$tmp/$c" fsck >/dev/null || fail "fsck of $c"
+done
+cmp -s "$tmp/c-native.refs" "$tmp/c-lg2.refs" || fail "native and libgit2 clones differ: $(diff "$tmp/c-native.refs" "$tmp/c-lg2.refs")"
+cmp -s "$tmp/c-native.branches" "$tmp/c-lg2.branches" || fail "native and libgit2 clones have other branches"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "clone left files in TMPDIR: $(ls -A "$TMPDIR")"
+
+# A repository the daemon does not serve: a clear error, nothing stored.
+rc=0; "$GROVE" -q -C "$s" fetch missing 2>err || rc=$?
+[ "$rc" != 0 ] && grep -q "fetch from 'missing' (git://127.0.0.1:$P/missing.git): remote error: .*not exported" err ||
+	fail "fetch of a missing repository: rc $rc $(cat err)"
 echo ok
