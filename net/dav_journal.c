@@ -90,12 +90,71 @@ static void insert_locked(jentry *e)
 	J_used++;
 }
 
+/*
+ * Pinned trees: the changed trees of the last commits walked (new side).
+ * The next write's commit has them as its parent's trees, but the store's
+ * tree cache may have dropped them meanwhile (it starts afresh when full:
+ * at 100,000 members a collection tree is ~8 MiB), and reading one back
+ * means inflating megabytes from the store and faulting in its pages.
+ * Holding a reference here keeps the previous version of a collection
+ * alive for one more write (bounded in count and bytes: at 100,000 members
+ * the newest collection version only).
+ */
+#define PIN_MAX 8
+#define PIN_BYTES ((size_t)10 << 20)
+static grove__tree *J_pin[PIN_MAX]; /* oldest first */
+static size_t J_pin_n, J_pin_bytes;
+
+static void unpin_oldest_locked(void)
+{
+	grove__tree *t = J_pin[0];
+	J_pin_bytes -= t->bytes;
+	memmove(J_pin, J_pin + 1, (J_pin_n - 1) * sizeof(*J_pin));
+	J_pin_n--;
+	grove__tree_release(t);
+}
+
+static void pin(grove__tree *t)
+{
+	pthread_mutex_lock(&J_lock);
+	for (size_t i = 0; i < J_pin_n; i++)
+		if (J_pin[i] == t || grove__oid_equal(&J_pin[i]->id, &t->id)) {
+			pthread_mutex_unlock(&J_lock);
+			return;
+		}
+	if (t->bytes <= PIN_BYTES) {
+		while (J_pin_n && (J_pin_n == PIN_MAX || J_pin_bytes + t->bytes > PIN_BYTES))
+			unpin_oldest_locked();
+		__atomic_add_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL); /* as the tree cache does */
+		J_pin[J_pin_n++] = t;
+		J_pin_bytes += t->bytes;
+	}
+	pthread_mutex_unlock(&J_lock);
+}
+
+/* A tree: pinned here, else through the store's cache. */
+static int tree_get(grove *g, const grove_oid *id, grove__tree **out)
+{
+	pthread_mutex_lock(&J_lock);
+	for (size_t i = J_pin_n; i-- > 0;)
+		if (grove__oid_equal(&J_pin[i]->id, id)) {
+			__atomic_add_fetch(&J_pin[i]->refcount, 1, __ATOMIC_ACQ_REL);
+			*out = J_pin[i];
+			pthread_mutex_unlock(&J_lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&J_lock);
+	return grove__tree_get(g, id, out);
+}
+
 void grove__dav_journal_clear(void)
 {
 	pthread_mutex_lock(&J_lock);
 	for (size_t i = 0; i < DAV_JOURNAL_MAX_COMMITS; i++)
 		evict_locked(i);
 	J_ring = 0;
+	while (J_pin_n)
+		unpin_oldest_locked();
 	pthread_mutex_unlock(&J_lock);
 }
 
@@ -206,12 +265,14 @@ static int walk(dctx *d, const grove_oid *a, const grove_oid *b)
 	int rc = 0;
 	if (a && b && grove__oid_equal(a, b))
 		return 0;
-	if (a && (rc = grove__tree_get(d->g, a, &ta)) < 0)
+	if (a && (rc = tree_get(d->g, a, &ta)) < 0)
 		return rc;
-	if (b && (rc = grove__tree_get(d->g, b, &tb)) < 0) {
+	if (b && (rc = tree_get(d->g, b, &tb)) < 0) {
 		grove__tree_release(ta);
 		return rc;
 	}
+	if (tb)
+		pin(tb);
 	size_t na = ta ? ta->count : 0, nb = tb ? tb->count : 0, i = 0, j = 0;
 	int paired = 0; /* the previous step paired equal names */
 	while (rc == 0 && (i < na || j < nb)) {
