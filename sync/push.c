@@ -4,11 +4,14 @@
 #include "native.h"
 #include "transport.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
+#include "store.h"
 
 typedef struct {
 	grove__push_cmd cmd;
@@ -86,33 +89,106 @@ static int is_nonff_status(const char *s)
 	return strstr(s, "non-fast-forward") || strstr(s, "fetch first") || strstr(s, "not a fast-forward");
 }
 
-/* After a successful push: tracking refs, and upstreams for new branches. */
+/*
+ * After a successful push, in one store write (one transaction, one
+ * fdatasync): the tracking refs, upstreams for branches that had none, and
+ * the remote's last_push (last_error cleared).  Retried when another
+ * writer moved the config ref in between.
+ */
 static int after_push(grove *g, const char *remote, push_item *items, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		grove_ref_update up;
-		char tracking[1200], key[600], *cur = NULL;
-		int rc;
-		if (strncmp(items[i].dst, "refs/heads/", 11))
-			continue;
-		snprintf(tracking, sizeof(tracking), "refs/remotes/%s/%s", remote, items[i].dst + 11);
-		memset(&up, 0, sizeof(up));
-		up.refname = tracking;
-		up.new_id = items[i].cmd.src;
-		if ((rc = grove_ref_update_batch(g, &up, 1)) < 0)
-			return rc;
-		if (!items[i].src_branch || grove_oid_is_zero(&items[i].cmd.src))
-			continue;
-		snprintf(key, sizeof(key), "branches/%s/remote", items[i].src_branch);
-		if (grove__config_get(g, key, &cur) == 0) {
-			free(cur);
-			continue;
-		}
-		grove_error_clear();
-		if ((rc = grove_branch_set_upstream(g, items[i].src_branch, remote, items[i].dst + 11)) < 0)
-			return rc;
+	grove_ref_update *ups = NULL;
+	char **names = NULL, **keys = NULL;
+	grove__config_change *ch = NULL;
+	char now[32];
+	int rc = 0;
+
+	if (!(ups = grove__calloc(n + 1, sizeof(*ups))) || !(names = grove__calloc(n, sizeof(*names))) ||
+	    !(keys = grove__calloc(2 * n + 2, sizeof(*keys))) || !(ch = grove__calloc(2 * n + 2, sizeof(*ch)))) {
+		rc = GROVE_ENOMEM;
+		goto out;
 	}
-	return 0;
+	for (int attempt = 0; attempt < 50; attempt++) {
+		grove__config_stage st;
+		grove__write_set ws;
+		size_t nups = 0, nch = 0, nkeys = 0;
+		for (size_t i = 0; i < n; i++) {
+			char *cur = NULL;
+			if (strncmp(items[i].dst, "refs/heads/", 11))
+				continue;
+			free(names[i]);
+			if (asprintf(&names[i], "refs/remotes/%s/%s", remote, items[i].dst + 11) < 0) {
+				names[i] = NULL;
+				rc = grove__error_oom();
+				goto out;
+			}
+			if ((rc = grove_ref_name_validate(names[i])) < 0)
+				goto out;
+			memset(&ups[nups], 0, sizeof(ups[nups]));
+			ups[nups].refname = names[i];
+			ups[nups].new_id = items[i].cmd.src;
+			nups++;
+			if (!items[i].src_branch || grove_oid_is_zero(&items[i].cmd.src))
+				continue;
+			free(keys[nkeys]);
+			if (asprintf(&keys[nkeys], "branches/%s/remote", items[i].src_branch) < 0) {
+				keys[nkeys] = NULL;
+				rc = grove__error_oom();
+				goto out;
+			}
+			if (grove__config_get(g, keys[nkeys], &cur) == 0) {
+				free(cur);
+				continue; /* has an upstream already */
+			}
+			grove_error_clear();
+			ch[nch].key = keys[nkeys++];
+			ch[nch++].value = remote;
+			free(keys[nkeys]);
+			if (asprintf(&keys[nkeys], "branches/%s/merge", items[i].src_branch) < 0) {
+				keys[nkeys] = NULL;
+				rc = grove__error_oom();
+				goto out;
+			}
+			ch[nch].key = keys[nkeys++];
+			ch[nch++].value = items[i].dst + 11;
+		}
+		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+		for (int k = 0; k < 2; k++) {
+			free(keys[nkeys]);
+			if (asprintf(&keys[nkeys], "remotes/%s/%s", remote, k ? "last_error" : "last_push") < 0) {
+				keys[nkeys] = NULL;
+				rc = grove__error_oom();
+				goto out;
+			}
+			ch[nch].key = keys[nkeys++];
+			ch[nch++].value = k ? "" : now;
+		}
+		if ((rc = grove__config_stage_build(g, ch, nch, &st)) < 0)
+			goto out;
+		ups[nups++] = st.update;
+		memset(&ws, 0, sizeof(ws));
+		ws.objects = st.objects;
+		ws.object_count = st.count;
+		ws.refs = ups;
+		ws.ref_count = nups;
+		pthread_mutex_lock(&g->write_lock);
+		rc = grove__write(g, &ws);
+		pthread_mutex_unlock(&g->write_lock);
+		grove__config_stage_dispose(&st);
+		if (rc != GROVE_EHEADMOVED)
+			break;
+		grove_error_clear(); /* the config moved: stage again */
+	}
+out:
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	for (size_t i = 0; keys && i < 2 * n + 2; i++)
+		free(keys[i]);
+	free(names);
+	free(keys);
+	free(ch);
+	free(ups);
+	return rc;
 }
 
 static int push_items(grove *g, const char *remote, const char *url, push_item *items, size_t n,
@@ -186,8 +262,9 @@ int grove_push(grove *g, const char *remote, const char *const *refspecs, size_t
 	for (n = 0; n < (count ? count : 1); n++)
 		if ((rc = parse_spec(g, count ? refspecs[n] : head, &items[n])) < 0)
 			goto out;
-	rc = push_items(g, remote, url, items, n, opts);
-	grove__sync_record(g, remote, "last_push", rc);
+	/* Success is recorded by after_push, in the same write as the refs. */
+	if ((rc = push_items(g, remote, url, items, n, opts)) < 0)
+		grove__sync_record(g, remote, "last_push", rc);
 out:
 	items_dispose(items, count ? count : 1);
 	free(url);

@@ -3,6 +3,7 @@
 #ifndef GROVE_SYNC_INTERNAL_H
 #define GROVE_SYNC_INTERNAL_H
 
+#include "backend.h"
 #include "grove.h"
 
 /* The ref holding the store's configuration (see grove.h). */
@@ -24,6 +25,24 @@ typedef struct {
 /* Applies changes in one new config commit (compare-and-swap on the ref,
  * retried when another writer got there first). */
 int grove__config_update(grove *g, const grove__config_change *changes, size_t count);
+
+/*
+ * The same as a new config commit built in memory, not written: objects
+ * (plain records), and the compare-and-swap update of the config ref, for
+ * a caller to write together with other changes in one grove__write
+ * (GROVE_EHEADMOVED there: build again).  Values only (no removal).
+ */
+typedef struct {
+	grove__object *objects;
+	size_t count, cap;
+	char **bufs;                /* the objects' bytes */
+	grove_oid old_id;
+	grove_ref_update update;
+} grove__config_stage;
+
+int grove__config_stage_build(grove *g, const grove__config_change *changes, size_t count,
+	grove__config_stage *st);
+void grove__config_stage_dispose(grove__config_stage *st);
 
 /* Names directly under dir ("remotes"), sorted; empty when none. */
 int grove__config_names(grove *g, const char *dir, grove_strarray *out);

@@ -222,6 +222,69 @@ Test(sync, record_keeps_error_and_status_reports_it)
 	grove_close(g);
 }
 
+/* A config change staged in memory (used to record a push in the same
+ * write as its tracking refs): nested keys, existing keys kept, and the
+ * same values as grove__config_update would give; a stale stage is refused
+ * by the compare-and-swap; removals are refused. */
+Test(sync, config_stage_writes_with_other_refs)
+{
+	grove *g = open_mem();
+	grove__config_stage st;
+	grove__config_change ch[3] = {
+		{ "remotes/origin/last_push", "123" },
+		{ "remotes/origin/last_error", "" },
+		{ "branches/main/remote", "origin" },
+	};
+	grove__write_set ws = { 0 };
+	grove_ref_update ups[2];
+	grove_oid c1, got;
+	char *v = NULL;
+	grove_strarray names = { 0 };
+	cr_assert_eq(grove_set(g, "main", "k", "v", 1, NULL, &c1), 0);
+	cr_assert_eq(grove_remote_add(g, "origin", "/x"), 0);
+	cr_assert_eq(grove__config_stage_build(g, ch, 3, &st), 0, "%s", grove_error_message());
+	memset(ups, 0, sizeof(ups));
+	ups[0].refname = "refs/remotes/origin/main";
+	ups[0].new_id = c1;
+	ups[1] = st.update;
+	ws.objects = st.objects;
+	ws.object_count = st.count;
+	ws.refs = ups;
+	ws.ref_count = 2;
+	cr_assert_eq(grove__write(g, &ws), 0, "%s", grove_error_message());
+	cr_assert_eq(grove_ref_read(g, "refs/remotes/origin/main", &got), 0);
+	cr_expect_eq(grove_oid_cmp(&got, &c1), 0);
+	cr_assert_eq(grove__config_get(g, "remotes/origin/last_push", &v), 0);
+	cr_expect_str_eq(v, "123");
+	free(v);
+	cr_assert_eq(grove__config_get(g, "remotes/origin/url", &v), 0, "existing key lost");
+	cr_expect_str_eq(v, "/x");
+	free(v);
+	cr_assert_eq(grove__config_get(g, "remotes/origin/last_error", &v), 0);
+	cr_expect_str_eq(v, "");
+	free(v);
+	cr_assert_eq(grove__config_get(g, "branches/main/remote", &v), 0);
+	cr_expect_str_eq(v, "origin");
+	free(v);
+	cr_assert_eq(grove__config_names(g, "remotes", &names), 0);
+	cr_expect_eq(names.count, 1);
+	grove_strarray_dispose(&names);
+	/* The same stage again: the config ref moved, nothing is written. */
+	ws.refs = &ups[1];
+	ws.ref_count = 1;
+	cr_expect_eq(grove__write(g, &ws), GROVE_EHEADMOVED);
+	grove__config_stage_dispose(&st);
+	{
+		grove_fsck_report rep = { 0 };
+		cr_assert_eq(grove_fsck(g, &rep), 0, "%s", grove_error_message());
+		cr_expect_eq(rep.problem_count, 0, "fsck: %s", rep.problem_count ? rep.problems[0].message : "");
+		grove_fsck_report_dispose(&rep);
+	}
+	ch[0].value = NULL;
+	cr_expect_eq(grove__config_stage_build(g, ch, 1, &st), GROVE_EINVALID);
+	grove_close(g);
+}
+
 Test(sync, read_only_store_refuses_config)
 {
 	char loc[4200];
