@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "oid.h"
@@ -131,8 +132,24 @@ static int locked_write(grove *g, const grove__write_set *ws)
 	return rc;
 }
 
+/* remotes/NAME/last_fetch = now, last_error cleared, staged in memory. */
+static int stage_record(grove *g, const char *remote, grove__config_stage *st)
+{
+	char k1[600], k2[600], now[32];
+	grove__config_change ch[2];
+	snprintf(k1, sizeof(k1), "remotes/%s/last_fetch", remote);
+	snprintf(k2, sizeof(k2), "remotes/%s/last_error", remote);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	ch[0].key = k1;
+	ch[0].value = now;
+	ch[1].key = k2;
+	ch[1].value = "";
+	return grove__config_stage_build(g, ch, 2, st);
+}
+
 /* Fetch from url into refs/remotes/remote/; *head_out (may be NULL) gets
- * the remote's HEAD branch ref. */
+ * the remote's HEAD branch ref.  Success is recorded (last_fetch) in the
+ * same write as the refs; the caller records a failure. */
 static int fetch_url(grove *g, const char *remote, const char *url, const grove_sync_opts *opts,
 	char **head_out)
 {
@@ -150,27 +167,54 @@ static int fetch_url(grove *g, const char *remote, const char *url, const grove_
 	grove__transport_refs(t, &refs, &nrefs, &head);
 	if ((rc = grove__transport_download(t, &recs, &nrecs)) < 0)
 		goto out;
-	for (int attempt = 0; attempt < 5; attempt++) {
+	for (int attempt = 0; attempt < 50; attempt++) {
 		update_list l = { 0 };
 		grove__write_set ws;
+		grove__config_stage st;
+		grove__object *all = NULL;
 		if ((rc = plan_updates(g, remote, refs, nrefs, recs, nrecs, &l)) < 0) {
 			updates_dispose(&l);
 			if (rc == GROVE_ECORRUPT)
 				grove__error_wrap(rc, "%s", what);
 			goto out;
 		}
+		/* last_fetch goes in the same write as the refs (one transaction). */
+		if ((rc = stage_record(g, remote, &st)) < 0 ||
+		    (rc = updates_add(&l, GROVE__CONFIG_REF, &st.update.old_id, &st.update.new_id)) < 0) {
+			updates_dispose(&l);
+			grove__config_stage_dispose(&st);
+			goto out;
+		}
 		memset(&ws, 0, sizeof(ws));
-		if (l.n) {
-			ws.objects = recs;
-			ws.object_count = nrecs;
+		ws.objects = st.objects;
+		ws.object_count = st.count;
+		if (l.n > 1 && nrecs) {
+			if (!(all = grove__malloc((nrecs + st.count) * sizeof(*all)))) {
+				rc = GROVE_ENOMEM;
+				updates_dispose(&l);
+				grove__config_stage_dispose(&st);
+				goto out;
+			}
+			memcpy(all, recs, nrecs * sizeof(*all));
+			memcpy(all + nrecs, st.objects, st.count * sizeof(*all));
+			ws.objects = all;
+			ws.object_count = nrecs + st.count;
 		}
 		ws.refs = l.ups;
 		ws.ref_count = l.n;
-		rc = l.n ? locked_write(g, &ws) : 0;
+		rc = locked_write(g, &ws);
+		if (rc < 0 && rc != GROVE_EHEADMOVED && l.n == 1) {
+			/* Only the bookkeeping failed (e.g. a read-only store): the
+			 * fetch itself had nothing to change. */
+			grove_error_clear();
+			rc = 0;
+		}
+		free(all);
 		updates_dispose(&l);
+		grove__config_stage_dispose(&st);
 		if (rc != GROVE_EHEADMOVED)
 			break;
-		grove_error_clear(); /* another fetch moved a ref: plan again */
+		grove_error_clear(); /* another fetch moved a ref, or the config moved: plan again */
 	}
 	if (rc == 0 && head_out && head && !(*head_out = grove__strdup(head)))
 		rc = GROVE_ENOMEM;
@@ -189,7 +233,8 @@ int grove_fetch(grove *g, const char *remote, const grove_sync_opts *opts)
 		return rc;
 	rc = fetch_url(g, remote, url, opts, NULL);
 	free(url);
-	grove__sync_record(g, remote, "last_fetch", rc);
+	if (rc < 0)
+		grove__sync_record(g, remote, "last_fetch", rc);
 	return rc;
 }
 
@@ -227,9 +272,10 @@ static int clone_into(grove *g, const char *url, const grove_sync_opts *opts)
 	if ((rc = grove_remote_add(g, "origin", url)) < 0)
 		return rc;
 	rc = fetch_url(g, "origin", url, opts, &head);
-	grove__sync_record(g, "origin", "last_fetch", rc);
-	if (rc < 0)
+	if (rc < 0) {
+		grove__sync_record(g, "origin", "last_fetch", rc);
 		goto out;
+	}
 	if ((rc = grove_ref_foreach(g, "refs/remotes/origin/", plan_branch, &bc)) < 0)
 		goto out;
 	if (bc.l.n && (rc = grove_ref_update_batch(g, bc.l.ups, bc.l.n)) < 0)

@@ -160,6 +160,7 @@ git -C w push -q origin main v2
 	fail "fetch did not bring main"
 [ "$("$GROVE" -C "$s" get --rev v2 more.txt)" = more ] || fail "fetch did not bring tag v2"
 "$GROVE" -C "$s" fsck >/dev/null || fail "fsck after fetch"
+"$GROVE" -C "$s" sync status | grep -A2 "^remote origin" | grep -q "last fetch: never" && fail "last fetch not recorded"
 "$GROVE" -q -C "$s" fetch origin || fail "up-to-date fetch"
 [ -z "$(ls -A "$TMPDIR")" ] || fail "fetch left files in TMPDIR: $(ls -A "$TMPDIR")"
 
