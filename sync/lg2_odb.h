@@ -4,6 +4,7 @@
 
 #include <git2.h>
 #include <git2/sys/odb_backend.h>
+#include <git2/sys/refdb_backend.h>
 
 #include "backend.h"
 #include "grove.h"
@@ -33,6 +34,10 @@ typedef struct {
 int grove__lg2_odb_backend_new(git_odb_backend **out, grove *g, grove__lg2_sink *sink);
 
 void grove__lg2_sink_dispose(grove__lg2_sink *sink);
+
+/* An in-memory ref database (lg2_refdb.c): g's branches, tracking refs and
+ * tags (none when g is NULL), plus whatever libgit2 writes. */
+int grove__lg2_refdb_backend_new(git_refdb_backend **out, grove *g);
 
 /* Feeds received pack bytes to the sink's indexer (created on first use),
  * then finishes it: records in sink->recs.  grove error codes; the native

@@ -2,7 +2,6 @@
 #include "transport.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,6 @@ struct grove__transport {
 	const grove_sync_opts *opts;
 	char *what;          /* "fetch from 'origin'" for messages */
 	char *shown_url;     /* redacted */
-	char *tmpdir;
 	git_repository *repo;
 	git_odb *odb;
 	git_remote *remote;
@@ -208,31 +206,6 @@ static int cb_push_update(const char *refname, const char *status, void *payload
 
 /* --- session ---------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* Loose refs for libgit2's negotiation ("have" lines). */
-static int copy_ref(const char *refname, const grove_oid *id, void *payload)
-{
-	grove__transport *t = payload;
-	git_reference *ref = NULL;
-	git_oid oid;
-	if (strncmp(refname, "refs/heads/", 11) && strncmp(refname, "refs/remotes/", 13) &&
-	    strncmp(refname, "refs/tags/", 10))
-		return 0;
-	memcpy(oid.id, id->id, GROVE_OID_RAWSZ);
-	/* A ref libgit2 refuses (odd name) only costs a "have" line. */
-	if (git_reference_create(&ref, t->repo, refname, &oid, 1, NULL) == 0)
-		git_reference_free(ref);
-	return 0;
-}
-
 static int load_refs(grove__transport *t)
 {
 	const git_remote_head **heads;
@@ -269,7 +242,6 @@ int grove__transport_connect(grove__transport **out, grove *g, const char *url, 
 	grove__transport *t = grove__calloc(1, sizeof(*t));
 	git_odb_backend *be = NULL;
 	git_remote_create_options ro;
-	const char *tmp = getenv("TMPDIR");
 	int err, rc;
 
 	if (!t)
@@ -306,19 +278,13 @@ int grove__transport_connect(grove__transport **out, grove *g, const char *url, 
 
 	git_libgit2_init();
 	t->lg2_inited = 1;
-	if (asprintf(&t->tmpdir, "%s/grove-sync-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) {
-		t->tmpdir = NULL;
-		rc = grove__error_oom();
-		goto fail;
-	}
-	if (!mkdtemp(t->tmpdir)) {
-		rc = grove__error_set(grove__error_from_errno(errno), "%s: cannot create a temporary directory in %s: %s",
-			what, tmp && *tmp ? tmp : "/tmp", strerror(errno));
-		free(t->tmpdir);
-		t->tmpdir = NULL;
-		goto fail;
-	}
-	if ((err = git_repository_init(&t->repo, t->tmpdir, 1)) < 0 || (err = git_odb_new(&t->odb)) < 0) {
+	/* The store's objects are checked when stored; libgit2 need not hash
+	 * every object it reads back (the pack builder reads many). */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	/* An in-memory repository: objects from the store, refs in a table
+	 * (lg2_refdb.c), the user's and system git config as an on-disk
+	 * repository would read them.  Nothing is created in $TMPDIR. */
+	if ((err = git_repository_new(&t->repo)) < 0 || (err = git_odb_new(&t->odb)) < 0) {
 		rc = lg2_fail(t, err);
 		goto fail;
 	}
@@ -330,8 +296,28 @@ int grove__transport_connect(grove__transport **out, grove *g, const char *url, 
 		goto fail;
 	}
 	git_repository_set_odb(t->repo, t->odb);
-	if (!push && (rc = grove_ref_foreach(g, "refs/", copy_ref, t)) < 0)
-		goto fail;
+	{
+		git_refdb *refdb = NULL;
+		git_refdb_backend *rb = NULL;
+		git_config *cfg = NULL;
+		if ((rc = grove__lg2_refdb_backend_new(&rb, push ? NULL : g)) < 0)
+			goto fail;
+		if ((err = git_refdb_new(&refdb, t->repo)) < 0 || (err = git_refdb_set_backend(refdb, rb)) < 0) {
+			rb->free(rb); /* not taken by the refdb on failure */
+			git_refdb_free(refdb);
+			rc = lg2_fail(t, err);
+			goto fail;
+		}
+		git_repository_set_refdb(t->repo, refdb);
+		git_refdb_free(refdb);
+		if (git_config_open_default(&cfg) < 0 && (err = git_config_new(&cfg)) < 0) {
+			rc = lg2_fail(t, err);
+			goto fail;
+		}
+		git_error_clear();
+		git_repository_set_config(t->repo, cfg);
+		git_config_free(cfg);
+	}
 
 	git_remote_init_callbacks(&t->cb, GIT_REMOTE_CALLBACKS_VERSION);
 	t->cb.credentials = cb_credentials;
@@ -477,10 +463,6 @@ void grove__transport_close(grove__transport *t)
 	}
 	git_repository_free(t->repo);
 	git_odb_free(t->odb);
-	if (t->tmpdir) {
-		nftw(t->tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		free(t->tmpdir);
-	}
 	grove__lg2_sink_dispose(&t->sink);
 	for (size_t i = 0; i < t->nrefs; i++)
 		free(t->refs[i].name);

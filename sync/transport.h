@@ -18,9 +18,13 @@
  *    records with their deltas kept (thin packs resolve bases from the
  *    store).  No .pack/.idx file is written and objects are not indexed
  *    twice;
- *  - refs: libgit2 has no cheap custom ref database, so a session holds a
- *    throw-away bare repository in $TMPDIR with the store's refs written as
- *    loose refs (libgit2 walks them to say "have"); it is deleted at close.
+ *  - refs: an in-memory ref database (lg2_refdb.c) holding the store's
+ *    branches, tracking refs and tags (libgit2 walks them to say "have")
+ *    and the refs a push names; the repository itself is
+ *    git_repository_new's, so nothing is created on disk.
+ *
+ * git:// is the exception: fetch and push there use grove's own client
+ * (native.h), which needs neither libgit2's TLS init nor its pack builder.
  *
  * Costs: push builds its pack with libgit2's pack builder, which reads full
  * objects from the store and recomputes deltas (grove__pack_write's reuse

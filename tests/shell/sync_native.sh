@@ -13,7 +13,8 @@
 #  - fetch and clone: branches, annotated tags, the remote's HEAD, the same
 #    refs as a clone through libgit2 (GROVE_SYNC_LIBGIT2=1), nothing in
 #    TMPDIR, a fetch after local and remote both moved;
-#  - GROVE_SYNC_LIBGIT2=1 still pushes through libgit2.
+#  - GROVE_SYNC_LIBGIT2=1 still pushes and fetches through libgit2, also
+#    without a scratch repository in TMPDIR.
 set -eu
 GROVE=${GROVE:-build/test/grove}
 GROVE=$(cd "$(dirname "$GROVE")" && pwd)/$(basename "$GROVE")
@@ -148,6 +149,8 @@ rc=0; "$GROVE" -q -C "$s" push bad topic 2>err || rc=$?
 "$GROVE" -C "$s" --branch topic set t3.txt y >/dev/null
 GROVE_SYNC_LIBGIT2=1 "$GROVE" -q -C "$s" push origin topic:main || fail "push through libgit2"
 [ "$(git --git-dir=served/r.git show main:t3.txt)" = y ] || fail "libgit2 push content"
+GROVE_SYNC_LIBGIT2=1 "$GROVE" -q -C "$s" fetch origin || fail "fetch through libgit2"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "the libgit2 path left files in TMPDIR: $(ls -A "$TMPDIR")"
 
 # Fetch: new commits and an annotated tag made with git; the store also has
 # commits of its own (their haves are unknown to the remote).
