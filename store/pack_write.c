@@ -29,7 +29,6 @@ enum { UNSEEN = 0, IN_PROGRESS = 1, WRITTEN = 2 };
 
 typedef struct {
 	grove_oid id;
-	size_t pos;      /* position in the caller's list (first occurrence) */
 	size_t offset;   /* pack offset once written */
 	unsigned char state;
 } item;
@@ -39,8 +38,10 @@ typedef struct {
 	grove__pack_write_opts o;
 	grove__pack_write_stats st;
 	grove__hasher *h;
-	item *items; /* sorted by id */
+	item *items; /* the caller's ids in its order, without duplicates */
 	size_t n;
+	uint32_t *slots; /* hash index of items (index + 1, 0 = empty) */
+	size_t mask;
 	unsigned char *out;
 	size_t out_len;
 	size_t offset; /* bytes of pack produced so far */
@@ -116,25 +117,46 @@ static int emit_ofs(wctx *w, size_t rel)
 	return emit(w, tmp + i, sizeof(tmp) - i, 1);
 }
 
-static int cmp_item(const void *a, const void *b)
+/* Slot of id in the hash index: the id's first bytes are uniform. */
+static size_t id_hash(const grove_oid *id, size_t mask)
 {
-	return memcmp(((const item *)a)->id.id, ((const item *)b)->id.id, GROVE_OID_RAWSZ);
+	uint32_t h;
+	memcpy(&h, id->id, sizeof(h));
+	return h & mask;
 }
 
+/* The item holding id, or NONE.  Linear probing; slots hold index + 1. */
 static size_t find_item(const wctx *w, const grove_oid *id)
 {
-	size_t lo = 0, hi = w->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = memcmp(w->items[mid].id.id, id->id, GROVE_OID_RAWSZ);
-		if (r == 0)
-			return mid;
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	for (size_t s = id_hash(id, w->mask);; s = (s + 1) & w->mask) {
+		uint32_t v = w->slots[s];
+		if (!v)
+			return NONE;
+		if (grove__oid_equal(&w->items[v - 1].id, id))
+			return v - 1;
 	}
-	return NONE;
+}
+
+/* Adds ids[] to the items in their order, the first of duplicates kept. */
+static int index_items(wctx *w, const grove_oid *ids, size_t count)
+{
+	size_t cap = 16;
+	while (cap < count * 2)
+		cap *= 2;
+	if (!(w->slots = grove__calloc(cap, sizeof(*w->slots))))
+		return GROVE_ENOMEM;
+	w->mask = cap - 1;
+	for (size_t i = 0; i < count; i++) {
+		size_t s = id_hash(&ids[i], w->mask);
+		for (; w->slots[s]; s = (s + 1) & w->mask)
+			if (grove__oid_equal(&w->items[w->slots[s] - 1].id, &ids[i]))
+				break;
+		if (w->slots[s])
+			continue; /* a duplicate */
+		w->items[w->n].id = ids[i];
+		w->slots[s] = (uint32_t)(++w->n);
+	}
+	return 0;
 }
 
 static int not_found(int rc, const grove_oid *id)
@@ -465,14 +487,14 @@ int grove__pack_write(grove_backend *be, const grove_oid *ids, size_t count,
 	const grove__pack_write_opts *opts, grove__pack_write_stats *stats)
 {
 	wctx w;
-	size_t i, k, *order = NULL;
+	size_t i;
 	unsigned char hdr[GROVE__PACK_HEADER_LEN] = { 'P', 'A', 'C', 'K', 0, 0, 0, 2 };
 	grove_oid sum;
 	int rc;
 
 	if (!opts || !opts->write)
 		return grove__error_set(GROVE_EINVALID, "pack writer needs a write callback");
-	if (count > UINT32_MAX)
+	if (count > UINT32_MAX / 2)
 		return grove__error_set(GROVE_EINVALID, "too many objects for one pack (%zu)", count);
 	memset(&w, 0, sizeof(w));
 	w.be = be;
@@ -482,34 +504,16 @@ int grove__pack_write(grove_backend *be, const grove_oid *ids, size_t count,
 
 	w.items = grove__calloc(count ? count : 1, sizeof(*w.items));
 	w.out = grove__malloc(OUT_CHUNK);
-	order = grove__malloc((count ? count : 1) * sizeof(*order));
-	if (!w.items || !w.out || !order) {
+	if (!w.items || !w.out) {
 		rc = GROVE_ENOMEM;
 		goto done;
 	}
 	if ((rc = grove__hasher_new(&w.h)) < 0 || (rc = grove__hasher_begin(w.h)) < 0)
 		goto done;
-
-	/* Sorted and deduplicated for lookups; order[] keeps the caller's
-	 * sequence (usually commits, trees, blobs: good locality). */
-	for (i = 0; i < count; i++) {
-		w.items[i].id = ids[i];
-		w.items[i].pos = i;
-	}
-	qsort(w.items, count, sizeof(*w.items), cmp_item);
-	for (i = 0, k = 0; i < count; i++) {
-		if (k && grove__oid_equal(&w.items[k - 1].id, &w.items[i].id)) {
-			if (w.items[i].pos < w.items[k - 1].pos)
-				w.items[k - 1].pos = w.items[i].pos;
-			continue;
-		}
-		w.items[k++] = w.items[i];
-	}
-	w.n = k;
-	for (i = 0; i < count; i++)
-		order[i] = NONE;
-	for (i = 0; i < w.n; i++)
-		order[w.items[i].pos] = i;
+	/* Written in the caller's order (usually commits, trees, blobs: good
+	 * locality), found by id through a hash index (bases of deltas). */
+	if ((rc = index_items(&w, ids, count)) < 0)
+		goto done;
 
 	hdr[8] = (unsigned char)(w.n >> 24);
 	hdr[9] = (unsigned char)(w.n >> 16);
@@ -517,12 +521,10 @@ int grove__pack_write(grove_backend *be, const grove_oid *ids, size_t count,
 	hdr[11] = (unsigned char)w.n;
 	if ((rc = emit(&w, hdr, sizeof(hdr), 1)) < 0)
 		goto done;
-	for (i = 0; i < count; i++) {
-		if (order[i] == NONE)
+	for (i = 0; i < w.n; i++) {
+		if (w.items[i].state != UNSEEN) /* written as a base already */
 			continue;
-		if (w.items[order[i]].state != UNSEEN) /* written as a base already */
-			continue;
-		if ((rc = write_chain(&w, order[i])) < 0)
+		if ((rc = write_chain(&w, i)) < 0)
 			goto done;
 	}
 	if ((rc = grove__hasher_final(w.h, &sum)) < 0 ||
@@ -535,8 +537,8 @@ int grove__pack_write(grove_backend *be, const grove_oid *ids, size_t count,
 done:
 	grove__hasher_free(w.h);
 	free(w.items);
+	free(w.slots);
 	free(w.out);
-	free(order);
 	free(w.chain);
 	if (w.dd)
 		libdeflate_free_decompressor(w.dd);
