@@ -15,9 +15,15 @@ static size_t slot_of(const grove_oid *id, size_t mask)
 	return (size_t)h & mask;
 }
 
-static int is_empty(const grove_oid *slot)
+/* Inline and branch-free: this runs on every probe of every walk. */
+static inline int is_empty(const grove_oid *slot)
 {
-	return grove_oid_is_zero(slot);
+	uint64_t a, b;
+	uint32_t c;
+	memcpy(&a, slot->id, sizeof(a));
+	memcpy(&b, slot->id + 8, sizeof(b));
+	memcpy(&c, slot->id + 16, sizeof(c));
+	return (a | b | c) == 0;
 }
 
 static void insert_new(grove_oid *slots, size_t cap, const grove_oid *id)
@@ -50,25 +56,24 @@ int grove__oidset_add(grove__oidset *set, const grove_oid *id)
 {
 	size_t mask, i;
 
-	if (grove_oid_is_zero(id)) {
+	if (is_empty(id)) {
 		if (set->has_zero)
 			return 0;
 		set->has_zero = 1;
 		set->count++;
 		return 1;
 	}
-	if (set->cap && grove__oidset_contains(set, id))
-		return 0;
-	/* Keep the load under 3/4 so probes stay short. */
+	/* Keep the load under 3/4 so probes stay short (checked before the
+	 * probe, so one probe both looks for id and finds its slot). */
 	if ((set->count + 1) * 4 > set->cap * 3) {
 		int err = grow(set);
 		if (err < 0)
 			return err;
 	}
 	mask = set->cap - 1;
-	i = slot_of(id, mask);
-	while (!is_empty(&set->slots[i]))
-		i = (i + 1) & mask;
+	for (i = slot_of(id, mask); !is_empty(&set->slots[i]); i = (i + 1) & mask)
+		if (grove__oid_equal(&set->slots[i], id))
+			return 0;
 	set->slots[i] = *id;
 	set->count++;
 	return 1;
@@ -78,7 +83,7 @@ int grove__oidset_contains(const grove__oidset *set, const grove_oid *id)
 {
 	size_t mask, i;
 
-	if (grove_oid_is_zero(id))
+	if (is_empty(id))
 		return set->has_zero;
 	if (!set->cap)
 		return 0;
