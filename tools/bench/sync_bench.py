@@ -14,6 +14,8 @@ repository; against it, in one run:
             push: the same 100 commits (fast-import onto the tip, as in
             git_server_bench.py) to a new branch, deleted on the server
             between runs; grove gets them from a file:// remote first.
+            Each timed fetch/push starts from a fresh copy of the client's
+            repository or store, flushed to disk (os.sync) before timing.
   latency   `grove serve --upstream git://.../cal.git --push-delay-ms 200`
             with a DAV calendar; a client (http.client, one keep-alive
             connection, bodies made beforehand) PUTs --rate events a
@@ -101,8 +103,13 @@ def push_stream(parent, branch_ref):
 
 
 def copy_store(src, dst):
+    """A fresh copy of a client's repository or store before a timed run.
+    The copy is flushed to disk first: otherwise the first fsync of the
+    timed command (grove's LMDB commit syncs its whole data file) pays for
+    writing back the harness's copy, which no real client would."""
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst, symlinks=True)
+    os.sync()
 
 
 # --- transfer -------------------------------------------------------------
