@@ -7,10 +7,10 @@
  * trees that every write replaces, objects under 1 KiB, no deltas) sets
  * its own.  Lowering a budget below what a cache holds empties it, so the
  * new bound holds at once.  Each setter is safe to call at any time from
- * any thread.  The tree cache never bounds itself below three of the
- * largest trees it has held (else one tree over the budget would empty
- * the cache on every insert and be parsed again on every lookup); the
- * object caches keep nothing new with a budget of 0.
+ * any thread.  Once its budget is set, the tree cache never bounds itself
+ * below three of the largest trees it has held (else one tree over the
+ * budget would empty the cache on every insert and be parsed again on
+ * every lookup); the object caches keep nothing new with a budget of 0.
  */
 #ifndef GROVE_STORE_CACHE_BUDGET_H
 #define GROVE_STORE_CACHE_BUDGET_H

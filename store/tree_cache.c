@@ -21,12 +21,14 @@ struct grove__tree_cache {
 	pthread_mutex_t lock;
 	grove__tree *slots[SLOTS];
 	size_t bytes, budget;
-	/* The largest tree inserted so far.  The bound applied is at least
-	 * three of them: with a budget below one big tree (a small budget
-	 * set for a server, a collection of 100,000 members) every insert
-	 * would empty the cache, and the big tree would be parsed again on
-	 * every lookup. */
+	/* The largest tree inserted so far.  With a budget set at run time
+	 * (grove__tree_cache_set_budget: a small one, for a server) the bound
+	 * applied is at least three of them: with a budget below one big tree
+	 * (a collection of 100,000 members) every insert would empty the
+	 * cache, and the big tree would be parsed again on every lookup.  The
+	 * compiled-in budget keeps its old meaning. */
 	size_t largest;
+	int floor_largest;
 };
 
 int grove__tree_cache_new(grove__tree_cache **out, size_t budget)
@@ -62,6 +64,7 @@ void grove__tree_cache_set_budget(grove *g, size_t bytes)
 	int trimmed = 0;
 	pthread_mutex_lock(&c->lock);
 	c->budget = bytes;
+	c->floor_largest = 1;
 	if (c->bytes > bytes && c->bytes > 3 * c->largest) {
 		/* as cache_insert over budget: start afresh */
 		for (size_t i = 0; i < SLOTS; i++) {
@@ -114,7 +117,9 @@ static void cache_insert(grove__tree_cache *c, grove__tree *t)
 	pthread_mutex_lock(&c->lock);
 	if (t->bytes > c->largest)
 		c->largest = t->bytes;
-	size_t bound = c->largest > c->budget / 3 ? 3 * c->largest : c->budget;
+	size_t bound = c->budget;
+	if (c->floor_largest && c->largest > bound / 3)
+		bound = 3 * c->largest;
 	if (c->bytes + t->bytes > bound) {
 		/* Over budget: start afresh rather than track recency, and give
 		 * the freed memory back so a server's footprint stays flat. */
