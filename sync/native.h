@@ -9,27 +9,35 @@
  * pack comes from grove's upload-pack engine (the store's deltas reused,
  * a thin pack against what the remote advertised), written through one
  * buffer; a fetch's pack goes from the socket into the pack indexer.
- * Nothing touches the disk and libgit2 is not initialised.  https, http,
- * ssh and file:// stay on libgit2 (transport.h).
+ * Nothing touches the disk and libgit2 is not initialised.  file:// runs
+ * git's upload-pack / receive-pack over a socket pair (libgit2's local
+ * transport builds every pack itself, recomputing all deltas).  https,
+ * http and ssh stay on libgit2 (transport.h).
  */
 #ifndef GROVE_SYNC_NATIVE_H
 #define GROVE_SYNC_NATIVE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "grove.h"
 #include "../git/pktline.h"
 #include "sbuf.h"
 #include "transport.h"
 
-/* 1 if url is handled here (git://host[:port]/path), unless the
- * environment says GROVE_SYNC_LIBGIT2=1. */
+/* 1 if url is handled here: git://host[:port]/path, and file:///path when
+ * git is on PATH (git upload-pack / receive-pack run on the repository, as
+ * git's own client does), unless the environment says GROVE_SYNC_LIBGIT2=1. */
 int grove__native_handles(const char *url);
 
 /* --- connection (native_conn.c) ------------------------------------------ */
 
 typedef struct {
 	int fd;
+	pid_t pid;               /* file://: the git program at the other end, */
+	int errfd;               /* its stderr (-1: none), */
+	char errtxt[512];        /* and the last of what it said there */
+	size_t errlen;
 	const grove_sync_opts *opts;
 	const char *what;        /* "push to 'origin'" */
 	char *shown_url;         /* redacted, for messages */

@@ -1,16 +1,21 @@
-/* A git:// connection for the native client (native.h): TCP connect,
- * buffered writes, pkt-line reads, cancellation. */
+/* A connection for the native client (native.h): TCP to a git:// server
+ * or git's own programs for file://; buffered writes, pkt-line reads,
+ * cancellation. */
 #include "native.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -22,17 +27,47 @@
 /* How often a blocked read wakes up to look at the cancel flag. */
 #define NCONN_POLL_MS 200
 
+/* The repository path of a file:// URL we can hand to git, or NULL. */
+static const char *file_url_path(const char *url)
+{
+	const char *p;
+	if (strncasecmp(url, "file://", 7))
+		return NULL;
+	p = url + 7;
+	if (!strncasecmp(p, "localhost/", 10))
+		p += 9;
+	return *p == '/' ? p : NULL;
+}
+
+/* 1 if an executable "git" is on PATH (file:// runs git's own programs). */
+static int have_git(void)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+	while (path && *path) {
+		size_t len = strcspn(path, ":");
+		if (len && len + 5 < sizeof(buf)) {
+			memcpy(buf, path, len);
+			memcpy(buf + len, "/git", 5);
+			if (access(buf, X_OK) == 0)
+				return 1;
+		}
+		path += len;
+		if (*path == ':')
+			path++;
+	}
+	return 0;
+}
+
 int grove__native_handles(const char *url)
 {
-	if (!url || strncasecmp(url, "git://", 6))
-		return 0;
+	const char *e = getenv("GROVE_SYNC_LIBGIT2");
 	/* An escape hatch for comparisons and bug hunts. */
-	{
-		const char *e = getenv("GROVE_SYNC_LIBGIT2");
-		if (e && *e && strcmp(e, "0"))
-			return 0;
-	}
-	return 1;
+	if (!url || (e && *e && strcmp(e, "0")))
+		return 0;
+	if (!strncasecmp(url, "git://", 6))
+		return 1;
+	return file_url_path(url) && have_git();
 }
 
 int grove__nconn_fail(grove__nconn *c, int code, const char *fmt, ...)
@@ -124,15 +159,49 @@ int grove__nconn_put(grove__nconn *c, const void *data, size_t len)
 	return c->out.len >= NCONN_FLUSH_AT ? grove__nconn_flush(c) : 0;
 }
 
+/* Keeps the tail of the child's stderr (for messages) so it never blocks
+ * on a full pipe, and nothing of it reaches the caller's stderr. */
+static void drain_stderr(grove__nconn *c)
+{
+	char buf[1024];
+	ssize_t n;
+	while (c->errfd >= 0 && (n = read(c->errfd, buf, sizeof(buf))) != 0) {
+		size_t keep;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* EAGAIN: nothing more for now */
+		}
+		if ((size_t)n >= sizeof(c->errtxt) - 1) {
+			memcpy(c->errtxt, buf + n - (sizeof(c->errtxt) - 1), sizeof(c->errtxt) - 1);
+			c->errlen = sizeof(c->errtxt) - 1;
+			continue;
+		}
+		keep = sizeof(c->errtxt) - 1 - (size_t)n;
+		if (c->errlen > keep) {
+			memmove(c->errtxt, c->errtxt + c->errlen - keep, keep);
+			c->errlen = keep;
+		}
+		memcpy(c->errtxt + c->errlen, buf, (size_t)n);
+		c->errlen += (size_t)n;
+	}
+	if (c->errfd >= 0) {
+		close(c->errfd); /* end of file */
+		c->errfd = -1;
+	}
+}
+
 int grove__nconn_fill(grove__nconn *c)
 {
 	for (;;) {
-		struct pollfd pfd = { c->fd, POLLIN, 0 };
+		struct pollfd pfd[2] = { { c->fd, POLLIN, 0 }, { c->errfd, POLLIN, 0 } };
 		ssize_t n;
-		int ready = poll(&pfd, 1, NCONN_POLL_MS), rc;
+		int ready = poll(pfd, c->errfd >= 0 ? 2 : 1, NCONN_POLL_MS), rc;
 		if ((rc = grove__nconn_check_cancel(c)) < 0)
 			return rc;
-		if (ready <= 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+		if (ready > 0 && c->errfd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			drain_stderr(c);
+		if (ready <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue; /* timeout (look at cancel again) or EINTR */
 		n = recv(c->fd, c->in, sizeof(c->in), 0);
 		if (n < 0) {
@@ -165,10 +234,88 @@ int grove__nconn_read_pkt(grove__nconn *c, grove__pkt *out)
 			continue;
 		}
 		if (c->eof)
+		{
+			/* file://: what git said on stderr, last line, says why. */
+			const char *line;
+			size_t len;
+			drain_stderr(c);
+			len = c->errlen;
+			while (len && (c->errtxt[len - 1] == '\n' || c->errtxt[len - 1] == '\r'))
+				len--;
+			c->errtxt[len] = '\0';
+			line = strrchr(c->errtxt, '\n');
+			line = line ? line + 1 : c->errtxt;
+			if (*line)
+				return grove__nconn_fail(c, GROVE_EIO, "the remote end hung up unexpectedly: %s", line);
 			return grove__nconn_fail(c, GROVE_EIO, "the remote end hung up unexpectedly");
+		}
 		if ((rc = grove__nconn_fill(c)) < 0)
 			return rc;
 	}
+}
+
+extern char **environ;
+
+/* file://: git's own upload-pack / receive-pack on the repository, its
+ * stdin and stdout one end of a socket pair (so the rest of the client
+ * is the same as over TCP).  The git:// request line is not sent. */
+static int open_local(grove__nconn *c, const char *path, const char *service)
+{
+	/* What git's local transport clears, so the child sees only PATH's repo. */
+	static const char *const drop[] = { "GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=",
+		"GIT_OBJECT_DIRECTORY=", "GIT_ALTERNATE_OBJECT_DIRECTORIES=", "GIT_NAMESPACE=",
+		"GIT_COMMON_DIR=", "GIT_PROTOCOL=", "GIT_CONFIG_PARAMETERS=", "GIT_CONFIG_COUNT=" };
+	posix_spawn_file_actions_t fa;
+	char *argv[4], **envp = NULL;
+	size_t n = 0, k = 0;
+	int sv[2], rc;
+
+	int ep[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return grove__nconn_fail(c, GROVE_EIO, "cannot create a socket pair: %s", strerror(errno));
+	if (pipe2(ep, O_CLOEXEC | O_NONBLOCK) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return grove__nconn_fail(c, GROVE_EIO, "cannot create a pipe: %s", strerror(errno));
+	}
+	while (environ && environ[n])
+		n++;
+	if (!(envp = grove__calloc(n + 1, sizeof(*envp)))) {
+		close(sv[0]);
+		close(sv[1]);
+		close(ep[0]);
+		close(ep[1]);
+		return GROVE_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int skip = 0;
+		for (size_t d = 0; d < sizeof(drop) / sizeof(drop[0]) && !skip; d++)
+			skip = !strncmp(environ[i], drop[d], strlen(drop[d]));
+		if (!skip)
+			envp[k++] = environ[i];
+	}
+	argv[0] = "git";
+	argv[1] = (char *)service + 4; /* "git-upload-pack" -> "upload-pack" */
+	argv[2] = (char *)path;
+	argv[3] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
+	rc = posix_spawnp(&c->pid, "git", &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	close(sv[1]);
+	close(ep[1]);
+	if (rc != 0) {
+		close(sv[0]);
+		close(ep[0]);
+		c->pid = 0;
+		return grove__nconn_fail(c, GROVE_EIO, "cannot run git %s: %s", service + 4, strerror(rc));
+	}
+	c->fd = sv[0];
+	c->errfd = ep[0];
+	return 0;
 }
 
 int grove__nconn_open(grove__nconn *c, const char *url, const char *service, const char *what,
@@ -181,11 +328,14 @@ int grove__nconn_open(grove__nconn *c, const char *url, const char *service, con
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->errfd = -1;
 	c->opts = opts;
 	c->what = what;
 	grove__pkt_reader_reset(&c->rd);
 	if ((rc = grove_url_redact(url, &c->shown_url)) < 0)
 		return rc;
+	if (file_url_path(url))
+		return open_local(c, file_url_path(url), service);
 	if ((rc = parse_url(url, &host, &port, &path)) < 0) {
 		grove__error_wrap(rc, "%s (%s)", what, c->shown_url);
 		goto out;
@@ -237,6 +387,27 @@ void grove__nconn_close(grove__nconn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	if (c->pid > 0) {
+		/* With our end closed the child sees EOF or EPIPE and exits (after
+		 * its hooks or an automatic gc, which git's client waits for too);
+		 * one still running after 30 s is killed. */
+		int st, waited_ms = 0;
+		pid_t r;
+		while ((r = waitpid(c->pid, &st, WNOHANG)) == 0 && waited_ms < 30000) {
+			int step = waited_ms < 50 ? 1 : 20;
+			drain_stderr(c); /* never let it block on a full pipe */
+			usleep((useconds_t)step * 1000);
+			waited_ms += step;
+		}
+		if (r == 0) {
+			kill(c->pid, SIGKILL);
+			waitpid(c->pid, &st, 0);
+		}
+		c->pid = 0;
+	}
+	if (c->errfd >= 0)
+		close(c->errfd);
+	c->errfd = -1;
 	grove__sbuf_dispose(&c->out);
 	grove__pkt_reader_dispose(&c->rd);
 	free(c->shown_url);

@@ -23,8 +23,9 @@
  *    and the refs a push names; the repository itself is
  *    git_repository_new's, so nothing is created on disk.
  *
- * git:// is the exception: fetch and push there use grove's own client
- * (native.h), which needs neither libgit2's TLS init nor its pack builder.
+ * git:// and file:// are the exception: fetch and push there use grove's
+ * own client (native.h; file:// talks to git's upload-pack/receive-pack),
+ * which needs neither libgit2's TLS init nor its pack builder.
  *
  * Costs: push builds its pack with libgit2's pack builder, which reads full
  * objects from the store and recomputes deltas (grove__pack_write's reuse
@@ -39,8 +40,8 @@
  *   push of main to an empty bare repo    37.8 s, 261 MB (libgit2 packbuilder)
  *   push of 100 new commits                0.2 s
  *   clone over file://                   179 s, 462 MB: libgit2's local
- *     transport builds the pack itself and recomputes every delta.  Next
- *     step: for file:// read the remote's packs directly and index them.
+ *     transport builds the pack itself and recomputes every delta (this is
+ *     why file:// now goes through git upload-pack, native.h).
  */
 #ifndef GROVE_SYNC_TRANSPORT_H
 #define GROVE_SYNC_TRANSPORT_H

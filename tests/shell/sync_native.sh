@@ -10,6 +10,8 @@
 #  - a non-fast-forward update is refused before anything is sent (exit 1,
 #    remote and store unchanged); a missing repository, a closed port and a
 #    server speaking garbage give clear errors naming the push and the URL;
+#  - file:// (git's upload-pack/receive-pack): push with deltas, fetch, git's
+#    error in grove's message;
 #  - fetch and clone: branches, annotated tags, the remote's HEAD, the same
 #    refs as a clone through libgit2 (GROVE_SYNC_LIBGIT2=1), nothing in
 #    TMPDIR, a fetch after local and remote both moved;
@@ -145,7 +147,26 @@ rc=0; "$GROVE" -q -C "$s" push bad topic 2>err || rc=$?
 [ "$("$GROVE" -C "$s" branch -v)" = "$before" ] || fail "a failed push changed the store's branches"
 [ -z "$(ls -A "$TMPDIR")" ] || fail "failed pushes left files in TMPDIR: $(ls -A "$TMPDIR")"
 
-# The libgit2 path still works (and is what https/ssh/file use).
+# file://: git's upload-pack / receive-pack on the repository.  The push
+# keeps deltas, the repository stays sound, git's stderr ends up in grove's
+# one-line message (not on the caller's stderr by itself).
+git clone -q --bare src served/f.git
+git --git-dir=served/f.git config receive.unpackLimit 1
+git --git-dir=served/f.git update-ref refs/heads/main "$(git -C src rev-parse main~15)"
+"$GROVE" -C "$s" remote add file "file://$tmp/served/f.git"
+"$GROVE" -q -C "$s" push file refs/remotes/local/main:refs/heads/main || fail "file:// push"
+[ "$(git --git-dir=served/f.git rev-parse main)" = "$(git -C src rev-parse main)" ] || fail "file:// push did not land"
+git --git-dir=served/f.git fsck --strict 2>&1 | grep -v "^dangling" && fail "git fsck after the file:// push"
+git verify-pack -v "$(ls -t served/f.git/objects/pack/*.idx | head -1)" | grep -q "chain length = 1" ||
+	fail "the file:// push sent no deltas"
+"$GROVE" -q -C "$s" fetch file || fail "file:// fetch"
+"$GROVE" -C "$s" log -n1 refs/remotes/file/main | grep -q "$(git -C src rev-parse main)" || fail "file:// fetch refs"
+rc=0; "$GROVE" -q clone "file://$tmp/served/nope.git" "lmdb:$tmp/c-nope" 2>err || rc=$?
+[ "$rc" != 0 ] || fail "clone of a missing file:// repository succeeded"
+[ "$(wc -l <err)" = 1 ] && grep -q "^grove: fetch from 'origin' (file://$tmp/served/nope.git): .*does not appear to be a git repository" err ||
+	fail "file:// error message: $(cat err)"
+
+# The libgit2 path still works (and is what https/ssh use).
 "$GROVE" -C "$s" --branch topic set t3.txt y >/dev/null
 GROVE_SYNC_LIBGIT2=1 "$GROVE" -q -C "$s" push origin topic:main || fail "push through libgit2"
 [ "$(git --git-dir=served/r.git show main:t3.txt)" = y ] || fail "libgit2 push content"
