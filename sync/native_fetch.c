@@ -318,6 +318,10 @@ int grove__native_fetch_download(grove__nfetch *f, const grove__object **objects
 			rc = band_error(f, pkt.data + 4, pkt.len - 4);
 			goto out;
 		}
+		if (pkt.kind == GROVE__PKT_FLUSH) {
+			rc = grove__nconn_fail(&f->c, GROVE_EIO, "the remote sent no pack");
+			goto out;
+		}
 		if (pkt.kind != GROVE__PKT_DATA || !f->sideband) {
 			rc = grove__nconn_fail(&f->c, GROVE_EIO, "protocol error: unexpected reply to the fetch request");
 			goto out;
