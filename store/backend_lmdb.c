@@ -157,6 +157,11 @@ static int lmdb_exists(grove_backend *be, const grove_oid *id)
 	if ((rc = grove__lmdb_read_begin(e, &rt)) < 0)
 		return rc;
 	rc = mdb_get(rt.txn, e->objects, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		int jr = grove__lmdb_journal_find(e, rt.txn, rt.segcache, id, &v);
+		if (jr != 1)
+			rc = jr; /* 0: pending in the journal; else an error */
+	}
 	grove__lmdb_read_end(e, &rt);
 	if (rc == 0)
 		return 1;
@@ -171,6 +176,26 @@ static int lmdb_exists(grove_backend *be, const grove_oid *id)
  * snapshot open.
  */
 #define OID_BATCH 512
+
+/* The objects still only in the journal (listed after the objects DB). */
+static int foreach_pending(grove__lmdb_env *e, grove__oid_cb cb, void *payload)
+{
+	grove__lmdb_rtxn rt;
+	grove_oid *ids;
+	size_t n;
+	int rc;
+
+	if ((rc = grove__lmdb_read_begin(e, &rt)) < 0)
+		return rc;
+	rc = grove__lmdb_journal_pending_ids(e, rt.txn, &ids, &n);
+	grove__lmdb_read_end(e, &rt);
+	if (rc)
+		return grove__lmdb_error(e, rc, "listing the journal");
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = cb(&ids[i], payload);
+	free(ids);
+	return rc;
+}
 
 static int lmdb_foreach_object(grove_backend *be, grove__oid_cb cb, void *payload)
 {
@@ -225,7 +250,7 @@ static int lmdb_foreach_object(grove_backend *be, grove__oid_cb cb, void *payloa
 			if ((rc = cb(&batch[i], payload)) != 0)
 				return rc;
 	}
-	return 0;
+	return foreach_pending(e, cb, payload);
 }
 
 static int ref_value(const grove__lmdb_env *e, const MDB_val *v, const char *name, size_t name_len,
@@ -432,6 +457,31 @@ static int lmdb_stats(grove_backend *be, grove_stats *out)
 		}
 	}
 	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		grove_oid *ids;
+		size_t n;
+		rc = grove__lmdb_journal_pending_ids(e, rt.txn, &ids, &n);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			MDB_val r;
+			grove__lmdb_rec rec;
+			if (grove__lmdb_journal_find(e, rt.txn, rt.segcache, &ids[i], &r) != 0) {
+				grove_error_clear();
+				continue;
+			}
+			st.objects++;
+			if (grove__lmdb_rec_parse(r.mv_data, r.mv_size, &rec) == NULL) {
+				st.object_bytes += rec.data_len;
+				if (rec.encoding == GROVE__ENC_DELTA)
+					st.deltas++;
+			} else {
+				st.object_bytes += r.mv_size;
+			}
+		}
+		if (rc == 0) {
+			free(ids);
+			rc = MDB_NOTFOUND;
+		}
+	}
 	grove__lmdb_read_end(e, &rt);
 	if (rc != MDB_NOTFOUND)
 		return grove__lmdb_error(e, rc, "reading statistics");

@@ -45,4 +45,17 @@ int grove__delta_inflate(const void *src, size_t len, grove_buf *out);
 int grove__delta_create(const void *base, size_t base_len, const void *target,
 	size_t target_len, size_t max_delta_len, grove_buf *out);
 
+/*
+ * The delta of an edit (delta_edit.c): copy the common prefix, insert what
+ * differs, copy the common suffix, into out (reset first).
+ * GROVE_ENOTFOUND when that would take more than max_delta_len bytes.
+ */
+#include "sbuf.h"
+int grove__delta_edit(const void *base, size_t base_len, const void *target, size_t target_len,
+	size_t max_delta_len, grove__sbuf *out);
+/* The same when the caller knows the spans: the first pre and the last suf
+ * bytes of target equal those of a base of base_len bytes. */
+int grove__delta_edit_spans(size_t base_len, const void *target, size_t target_len, size_t pre,
+	size_t suf, size_t max_delta_len, grove__sbuf *out);
+
 #endif

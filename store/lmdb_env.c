@@ -437,7 +437,7 @@ static int open_dbs(grove__lmdb_env *e, int may_create)
 {
 	MDB_txn *txn;
 	MDB_val k, v;
-	int rc;
+	int rc, upgrade = 0;
 	unsigned flags = may_create ? MDB_CREATE : 0;
 
 	rc = mdb_txn_begin(e->env, NULL, may_create ? 0 : MDB_RDONLY, &txn);
@@ -469,7 +469,9 @@ static int open_dbs(grove__lmdb_env *e, int may_create)
 		const unsigned char *p = v.mv_data;
 		uint32_t fmt = v.mv_size == 4 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 |
 			(uint32_t)p[2] << 16 | (uint32_t)p[3] << 24 : 0;
-		if (fmt != GROVE__LMDB_FORMAT) {
+		/* Format 4 is format 5 with an empty journal. */
+		upgrade = fmt == 4 && may_create;
+		if (fmt != GROVE__LMDB_FORMAT && fmt != 4) {
 			mdb_txn_abort(txn);
 			return grove__error_set(GROVE_EUNSUPPORTED,
 				"lmdb: %s has store format %u, this grove reads format %u only "
@@ -485,6 +487,16 @@ static int open_dbs(grove__lmdb_env *e, int may_create)
 		(rc = mdb_dbi_open(txn, "segments", flags, &e->segments))) {
 		mdb_txn_abort(txn);
 		return rc == MDB_NOTFOUND ? dbs_missing(e) : grove__lmdb_error(e, rc, "opening DBs");
+	}
+	if (upgrade) {
+		/* Every existing segment already has its pointers. */
+		uint64_t next;
+		if ((rc = grove__lmdb_next_segment(e, txn, &next)) ||
+			(rc = grove__lmdb_journal_set_indexed(e, txn, next - 1)) ||
+			(rc = put_u32(txn, e->meta, "format", GROVE__LMDB_FORMAT, 0))) {
+			mdb_txn_abort(txn);
+			return grove__lmdb_error(e, rc, "upgrading the store format");
+		}
 	}
 	/* Committing (even a read txn) keeps the DB handles for the env. */
 	rc = mdb_txn_commit(txn);
@@ -508,6 +520,7 @@ static void env_free(grove__lmdb_env *e)
 	}
 	pthread_mutex_destroy(&e->resize_mu);
 	pthread_mutex_destroy(&e->flush_mu);
+	grove__lmdb_jindex_free(e->jindex);
 	free(e->path);
 	free(e);
 }
@@ -542,6 +555,10 @@ static int env_open(grove__lmdb_env **out, const char *path, const struct stat *
 	if (!(e->path = grove__strdup(path))) {
 		env_free(e);
 		return GROVE_ENOMEM;
+	}
+	if ((rc = grove__lmdb_jindex_new(&e->jindex)) < 0) {
+		env_free(e);
+		return rc;
 	}
 
 	if ((rc = mdb_env_create(&e->env))) {

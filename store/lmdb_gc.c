@@ -295,6 +295,10 @@ static int sweep_fn(grove__lmdb_env *e, MDB_txn *txn, void *arg)
 	int rc, any_compact = 0;
 
 	sweep_reset(s); /* a retry after map growth starts over */
+	/* Pending journal entries get their pointers first: the sweep
+	 * accounts segments by the pointers into them. */
+	if ((rc = grove__lmdb_journal_merge(e, txn, NULL)))
+		return rc;
 	if ((rc = load_segments(e, txn, s)) || (rc = remove_pass(e, txn, s)))
 		return rc;
 	for (size_t i = 0; i < s->nsegs; i++) {
@@ -314,6 +318,15 @@ static int sweep_fn(grove__lmdb_env *e, MDB_txn *txn, void *arg)
 		if ((rc = mdb_del(txn, e->segments, &k, NULL)) && rc != MDB_NOTFOUND)
 			return rc;
 	}
+	/* Segments the compaction appended have their pointers too. */
+	uint64_t next;
+	if ((rc = grove__lmdb_next_segment(e, txn, &next)))
+		return rc;
+	uint64_t indexed;
+	if ((rc = grove__lmdb_journal_indexed(e, txn, &indexed)))
+		return rc;
+	if (next - 1 > indexed && (rc = grove__lmdb_journal_set_indexed(e, txn, next - 1)))
+		return rc;
 	return bump_gc_generation(e, txn);
 }
 

@@ -33,7 +33,7 @@
 #include "backend.h"
 
 /* The on-disk format version kept in the meta DB. */
-#define GROVE__LMDB_FORMAT 4u
+#define GROVE__LMDB_FORMAT 5u
 #define GROVE__LMDB_DEFAULT_MAP ((size_t)64 << 20)
 #define GROVE__LMDB_DEFAULT_HEAD "refs/heads/main"
 
@@ -77,6 +77,8 @@ typedef struct {
  * one process (its fcntl locks are per process), so every handle on the
  * same directory shares one of these through a process-wide registry.
  */
+typedef struct grove__lmdb_jindex grove__lmdb_jindex;
+
 typedef struct grove__lmdb_env {
 	struct grove__lmdb_env *next; /* registry list */
 	dev_t dev;
@@ -115,6 +117,8 @@ typedef struct grove__lmdb_env {
 	atomic_uint_fast64_t commits; /* commits since open */
 	atomic_uint_fast64_t synced;  /* value of commits at the last sync */
 	atomic_int sync_error;        /* errno of the last failed background sync */
+
+	grove__lmdb_jindex *jindex; /* pending journal entries seen (lmdb_journal.c) */
 } grove__lmdb_env;
 
 /* A backend handle: a view on a shared environment with its own options. */
@@ -241,6 +245,36 @@ const char *grove__lmdb_ref_parse(const void *val, size_t len, grove_oid *id, in
  * make a state unknown; only GROVE_ENOMEM is returned. */
 int grove__lmdb_peel_refs(grove_backend *be, const grove__write_set *ws, unsigned char *states,
 	grove_oid *peeled);
+
+/* --- the journal (lmdb_journal.c) ------------------------------------ */
+
+/* Write sets whose records total at most this go to the journal. */
+#define GROVE__LMDB_JOURNAL_MAX ((size_t)1 << 20)
+
+int grove__lmdb_jindex_new(grove__lmdb_jindex **out);
+void grove__lmdb_jindex_free(grove__lmdb_jindex *x);
+/* The highest segment number whose objects have pointers (meta DB). */
+int grove__lmdb_journal_indexed(grove__lmdb_env *e, MDB_txn *txn, uint64_t *out);
+int grove__lmdb_journal_set_indexed(grove__lmdb_env *e, MDB_txn *txn, uint64_t seg);
+/* Appends the absent objects of ws as one journal segment (merging the
+ * pending ones first when there are many).  Write txns only. */
+int grove__lmdb_journal_append(grove__lmdb_env *e, MDB_txn *txn, const grove__write_set *ws);
+/* Puts the pointers of every pending journal entry; indexed_out (may be
+ * NULL) receives the new journal_indexed.  Write txns only. */
+int grove__lmdb_journal_merge(grove__lmdb_env *e, MDB_txn *txn, uint64_t *indexed_out);
+/* Looks id up among the pending journal entries of a read txn's snapshot:
+ * 0 with the record bytes in out, 1 when absent, else an error code
+ * (LMDB's or grove's).  cache: the txn's segment cache or NULL. */
+int grove__lmdb_journal_find(grove__lmdb_env *e, MDB_txn *txn, grove__lmdb_segref *cache,
+	const grove_oid *id, MDB_val *out);
+/* The pending ids of txn's snapshot that the objects DB lacks, sorted and
+ * unique (malloc'd; the caller frees *ids). */
+int grove__lmdb_journal_pending_ids(grove__lmdb_env *e, MDB_txn *txn, grove_oid **ids,
+	size_t *count);
+
+/* Indexes every pending journal entry now (its own write txn; a no-op
+ * when nothing is pending or the store is read-only). */
+int grove__lmdb_journal_flush(grove_backend *be);
 
 /* The number the next appended segment gets (lmdb_write.c). */
 int grove__lmdb_next_segment(grove__lmdb_env *e, MDB_txn *txn, uint64_t *out);

@@ -234,15 +234,24 @@ int grove__lmdb_get_record(grove__lmdb_env *e, MDB_txn *txn, grove__lmdb_segref 
 	int rc = mdb_get(txn, e->objects, &k, &v);
 
 	if (rc == MDB_NOTFOUND) {
-		char hex[GROVE_OID_HEXSZ + 1];
-		return grove__error_set(GROVE_ENOTFOUND, "object %s not found", grove_oid_tohex(hex, id));
-	}
-	if (rc)
+		rc = grove__lmdb_journal_find(e, txn, cache, id, &r);
+		if (rc == 1) {
+			char hex[GROVE_OID_HEXSZ + 1];
+			return grove__error_set(GROVE_ENOTFOUND, "object %s not found",
+				grove_oid_tohex(hex, id));
+		}
+		if (rc)
+			return grove__lmdb_error(e, rc, "reading the journal");
+		if (raw)
+			*raw = r;
+	} else if (rc) {
 		return grove__lmdb_error(e, rc, "reading an object");
-	if (raw)
-		*raw = v;
-	if ((rc = grove__lmdb_resolve(e, txn, cache, id, &v, &r)) < 0)
-		return rc;
+	} else {
+		if (raw)
+			*raw = v;
+		if ((rc = grove__lmdb_resolve(e, txn, cache, id, &v, &r)) < 0)
+			return rc;
+	}
 	if ((why = grove__lmdb_rec_parse(r.mv_data, r.mv_size, rec)))
 		return corrupt(e, id, why);
 	return 0;

@@ -148,6 +148,7 @@ typedef struct {
 	size_t *off_of;    /* per object: offset in its segment */
 	seg_plan *segs;    /* at most one per object */
 	size_t nsegs;
+	int journal;       /* the objects go to the journal (a small write set) */
 	unsigned char *peel_state; /* per ref update: GROVE__LMDB_PEEL_* */
 	grove_oid *peeled;         /* per ref update, for GROVE__LMDB_PEEL_TAG */
 } write_ctx;
@@ -298,6 +299,16 @@ static int write_fn(grove__lmdb_env *e, MDB_txn *txn, void *arg)
 	int rc;
 
 	c->nsegs = 0; /* a retry after map growth starts over */
+	if (c->journal) {
+		if ((rc = grove__lmdb_journal_append(e, txn, ws)))
+			return rc;
+		goto refs;
+	}
+	/* Merge what is pending first: bulk segments are indexed as written
+	 * (journal_indexed moves past them), and objects already pending are
+	 * then found by MDB_NOOVERWRITE instead of being stored twice. */
+	if ((rc = grove__lmdb_journal_merge(e, txn, NULL)))
+		return rc;
 	for (size_t i = 0; i < ws->object_count; i++) {
 		const grove__object *o = &ws->objects[i];
 		if (c->seg_of)
@@ -314,6 +325,10 @@ static int write_fn(grove__lmdb_env *e, MDB_txn *txn, void *arg)
 	for (size_t si = 0; si < c->nsegs; si++)
 		if ((rc = write_segment(e, txn, c, si)))
 			return rc;
+	if (c->nsegs &&
+		(rc = grove__lmdb_journal_set_indexed(e, txn, c->segs[c->nsegs - 1].id)))
+		return rc;
+refs:
 	for (size_t i = 0; i < ws->ref_count; i++)
 		if ((rc = apply_ref(e, txn, &ws->refs[i], c->peel_state[i], &c->peeled[i])))
 			return rc;
@@ -351,6 +366,12 @@ int grove__lmdb_write(grove_backend *be, const grove__write_set *ws)
 		filled = *ws;
 		filled.objects = sized;
 		c.ws = &filled;
+	}
+	if (!c.bulk && ws->object_count) {
+		size_t total = 0;
+		for (size_t i = 0; i < ws->object_count && total <= GROVE__LMDB_JOURNAL_MAX; i++)
+			total += record_len(&c.ws->objects[i]);
+		c.journal = total <= GROVE__LMDB_JOURNAL_MAX;
 	}
 	if (ws->ref_count) {
 		c.peel_state = grove__malloc(ws->ref_count);

@@ -26,6 +26,9 @@ typedef struct {
 	grove_oid id;
 	int refcount; /* atomic */
 	size_t bytes; /* approximate memory, for the cache budget */
+	/* Length of the delta chain this tree is stored with, when this
+	 * process wrote it (0: whole); -1 when not known. */
+	int chain;
 	/* Name index built on the first lookup in a large tree (index + 1,
 	 * 0 = empty; mask + 1 slots), published atomically. */
 	uint32_t *index;

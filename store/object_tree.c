@@ -102,6 +102,7 @@ int grove__tree_parse(const grove_oid *id, const void *data, size_t size, grove_
 	tree->entries = (grove__tree_entry *)(tree + 1);
 	tree->count = count;
 	tree->refcount = 1;
+	tree->chain = -1;
 	tree->index = NULL;
 	tree->index_mask = 0;
 	tree->bytes = sizeof(*tree) + count * sizeof(grove__tree_entry) + names;
@@ -149,6 +150,7 @@ int grove__tree_from_entries(const grove_oid *id, const grove__tree_entry *entri
 	tree->count = count;
 	tree->id = *id;
 	tree->refcount = 1;
+	tree->chain = -1;
 	tree->bytes = sizeof(*tree) + count * sizeof(grove__tree_entry) + names;
 	tree->index = NULL;
 	tree->index_mask = 0;

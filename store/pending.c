@@ -87,18 +87,33 @@ int grove__pending_add(grove__pending *p, grove_otype type, void *data, size_t s
 	o->data = data;
 	o->size = size;
 	o->live = 0;
+	o->delta = NULL;
+	o->delta_len = o->delta_size = 0;
 	if (p->n * 2 + 2 > p->index_cap)
 		return index_grow(p);
 	index_insert(p->index, p->index_cap, &id, p->n - 1);
 	return 0;
 }
 
+void grove__pending_set_delta(grove__pending *p, size_t pos, const grove_oid *base, void *zdelta,
+	size_t zlen, size_t delta_size)
+{
+	grove__pending_obj *o = &p->objs[pos];
+	free(o->delta);
+	o->delta = zdelta;
+	o->delta_len = zlen;
+	o->delta_size = delta_size;
+	o->base = *base;
+}
+
 void grove__pending_truncate(grove__pending *p, size_t n)
 {
 	if (n >= p->n)
 		return;
-	for (size_t i = n; i < p->n; i++)
+	for (size_t i = n; i < p->n; i++) {
 		free(p->objs[i].data);
+		free(p->objs[i].delta);
+	}
 	p->n = n;
 	index_refill(p);
 }
@@ -115,9 +130,17 @@ int grove__pending_live_records(const grove__pending *p, grove__object **out, si
 		recs[n].id = p->objs[i].id;
 		recs[n].type = p->objs[i].type;
 		recs[n].size = p->objs[i].size;
-		recs[n].encoding = GROVE__ENC_PLAIN;
-		recs[n].data = p->objs[i].data;
-		recs[n].data_len = p->objs[i].size;
+		if (p->objs[i].delta) {
+			recs[n].encoding = GROVE__ENC_DELTA;
+			recs[n].data = p->objs[i].delta;
+			recs[n].data_len = p->objs[i].delta_len;
+			recs[n].data_size = p->objs[i].delta_size;
+			recs[n].base = p->objs[i].base;
+		} else {
+			recs[n].encoding = GROVE__ENC_PLAIN;
+			recs[n].data = p->objs[i].data;
+			recs[n].data_len = p->objs[i].size;
+		}
 		n++;
 	}
 	*out = recs;
@@ -127,8 +150,10 @@ int grove__pending_live_records(const grove__pending *p, grove__object **out, si
 
 void grove__pending_dispose(grove__pending *p)
 {
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
 		free(p->objs[i].data);
+		free(p->objs[i].delta);
+	}
 	free(p->objs);
 	free(p->index);
 	memset(p, 0, sizeof(*p));

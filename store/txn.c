@@ -6,6 +6,8 @@
  * into tnodes; every other subtree stays a reference by id, so a commit costs
  * O(depth x directory size), not O(store size).
  */
+#include "compress.h"
+#include "delta.h"
 #include "error.h"
 #include "oid.h"
 #include "pending.h"
@@ -834,13 +836,88 @@ static int sort_node(tnode *t)
 	return 0;
 }
 
+/*
+ * Trees written as deltas against the version they replace: a commit
+ * changes a few entries of each directory it touches, so the delta is a
+ * few dozen bytes where the tree is kilobytes (3.3 KB for 100 entries,
+ * 400 KB for a 10,000-member collection), and writing those bytes is most
+ * of what a small commit costs.  Chains stay short for readers, and only
+ * grow from trees this process wrote (whose chain it knows).
+ */
+#define MAX_TREE_CHAIN 10
+#define MIN_DELTA_TREE 256
+
+/* Bytes of one entry in a tree object: "<octal mode> <name>\0<id>". */
+static size_t entry_bytes(uint32_t mode, size_t name_len)
+{
+	size_t digits = 1;
+	while (mode >>= 3)
+		digits++;
+	return digits + 1 + name_len + 1 + GROVE_OID_RAWSZ;
+}
+
+static int same_entry(const grove__tree_entry *a, const grove__tree_entry *b)
+{
+	return a->mode == b->mode && a->name_len == b->name_len &&
+		grove__oid_equal(&a->id, &b->id) &&
+		(a->name == b->name || memcmp(a->name, b->name, a->name_len) == 0);
+}
+
+/*
+ * Stages the new tree id (entries flat[0..n)) as a delta against src when
+ * that pays; returns the chain length the tree is written with (0: whole).
+ * The unchanged entries at both ends give the spans to copy, so the base
+ * is never serialised again.
+ */
+static int tree_delta(grove_txn *x, const grove__tree *src, const grove__tree_entry *flat,
+	size_t n, const grove_oid *id)
+{
+	grove__sbuf delta = GROVE_SBUF_INIT;
+	grove_buf z = { 0 };
+	long pos = pobj_find(x, id);
+	const grove__pending_obj *o;
+	size_t pre = 0, suf = 0, lim, base_len = 0, pre_bytes = 0, suf_bytes = 0;
+	int chain = 0;
+
+	if (pos < 0 || !src || src->chain < 0 || src->chain >= MAX_TREE_CHAIN ||
+		grove__oid_equal(&src->id, id) || strcmp(x->g->be->ops->name, "lmdb") != 0)
+		return 0;
+	o = &x->pending.objs[pos];
+	if (o->size < MIN_DELTA_TREE)
+		return 0;
+	lim = src->count < n ? src->count : n;
+	while (pre < lim && same_entry(&src->entries[pre], &flat[pre]))
+		pre++;
+	while (suf < lim - pre && same_entry(&src->entries[src->count - 1 - suf], &flat[n - 1 - suf]))
+		suf++;
+	for (size_t i = 0; i < src->count; i++) {
+		size_t b = entry_bytes(src->entries[i].mode, src->entries[i].name_len);
+		base_len += b;
+		if (i < pre)
+			pre_bytes += b;
+		else if (i >= src->count - suf)
+			suf_bytes += b;
+	}
+	if (grove__delta_edit_spans(base_len, o->data, o->size, pre_bytes, suf_bytes, o->size / 4,
+		    &delta) == 0 &&
+		grove__zlib_compress(delta.data, delta.len, 1, &z) == 0) {
+		grove__pending_set_delta(&x->pending, (size_t)pos, &src->id, z.data, z.size, delta.len);
+		chain = src->chain + 1;
+	} else {
+		grove_buf_dispose(&z);
+		grove_error_clear(); /* no delta: the tree is written whole */
+	}
+	grove__sbuf_dispose(&delta);
+	return chain;
+}
+
 /* Writes the dirty directories below t, then t itself. */
 static int write_node(grove_txn *x, tnode *t, grove_oid *out)
 {
 	grove__sbuf buf = GROVE_SBUF_INIT;
 	grove__tree_entry *flat;
 	size_t n = 0;
-	int err = 0;
+	int err = 0, chain = 0;
 
 	for (size_t i = 0; i < t->n; i++) {
 		tentry *e = &t->e[i];
@@ -886,9 +963,11 @@ static int write_node(grove_txn *x, tnode *t, grove_oid *out)
 			free(flat);
 			return err;
 		}
+		chain = tree_delta(x, t->src, flat, n, out);
 		/* The next transaction on this branch starts from this tree: hand
 		 * it to the cache now rather than read and parse it back. */
 		if (grove__tree_from_entries(out, flat, n, &parsed) == 0) {
+			parsed->chain = chain;
 			grove__tree_cache_put(x->g, parsed);
 			grove__tree_release(parsed);
 		} else {

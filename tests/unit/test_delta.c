@@ -372,3 +372,48 @@ Test(delta_create, identical_and_repetitive)
 	free(z);
 	free(r);
 }
+
+/* delta_edit: insertions, deletions and replacements anywhere, including
+ * copies over 64 KiB and edits at either end, apply back exactly. */
+Test(delta, edit_round_trips)
+{
+	enum { EDIT_BASE = 200000 };
+	unsigned char *base = malloc(EDIT_BASE), *target = malloc(EDIT_BASE + 1000);
+	uint32_t x = 99;
+	for (size_t i = 0; i < EDIT_BASE; i++) {
+		x = x * 1664525u + 1013904223u;
+		base[i] = (unsigned char)(x >> 24);
+	}
+	struct { size_t at, del, ins; } cases[] = {
+		{ 0, 0, 10 }, { 0, 5, 0 }, { EDIT_BASE - 3, 3, 0 }, { EDIT_BASE, 0, 300 }, { 70000, 20, 40 },
+		{ 12345, 0, 1 }, { 100, 50, 50 }, { 65535, 1, 1 },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t at = cases[c].at, del = cases[c].del, ins = cases[c].ins, tlen = 0;
+		memcpy(target, base, at);
+		tlen = at;
+		for (size_t i = 0; i < ins; i++)
+			target[tlen++] = (unsigned char)(i * 7 + c);
+		memcpy(target + tlen, base + at + del, EDIT_BASE - at - del);
+		tlen += EDIT_BASE - at - del;
+		grove__sbuf d = GROVE_SBUF_INIT;
+		cr_assert_eq(grove__delta_edit(base, EDIT_BASE, target, tlen, 4096, &d), 0, "case %zu", c);
+		cr_assert_lt(d.len, 600, "case %zu: %zu bytes", c, d.len);
+		grove_buf out = { 0 };
+		cr_assert_eq(grove__delta_apply(base, EDIT_BASE, d.data, d.len, &out), 0, "case %zu: %s", c,
+			grove_error_message());
+		cr_assert_eq(out.size, tlen);
+		cr_assert(memcmp(out.data, target, tlen) == 0, "case %zu", c);
+		grove_buf_dispose(&out);
+		grove__sbuf_dispose(&d);
+	}
+	/* Too different: no delta. */
+	grove__sbuf d = GROVE_SBUF_INIT;
+	memset(target, 0xaa, 5000);
+	cr_assert_eq(grove__delta_edit(base, 5000, target, 5000, 1000, &d), GROVE_ENOTFOUND);
+	/* Spans that do not fit the sizes are refused, not trusted. */
+	cr_assert_eq(grove__delta_edit_spans(10, target, 20, 15, 10, 1000, &d), GROVE_ENOTFOUND);
+	grove__sbuf_dispose(&d);
+	free(base);
+	free(target);
+}

@@ -1056,9 +1056,9 @@ static size_t segment_count(void)
 	return raw_entries("segments", NULL, 0, NULL, NULL);
 }
 
-/* A small write (a commit) keeps every record inline, large ones too
- * (LMDB gives those overflow pages of their own). */
-Test(lmdb, small_write_stays_inline)
+/* A small write (a commit) goes to the journal: one segment appended, the
+ * pointers put by the merge. */
+Test(lmdb, small_write_goes_to_journal)
 {
 	enum { N = 6 };
 	static const size_t sizes[N] = { 10, 1400, 1600, 100000, 700000, 200000 };
@@ -1097,14 +1097,53 @@ Test(lmdb, small_write_stays_inline)
 	cr_assert_eq(st.object_bytes, 10 + 1400 + 1600 + 100000 + 700000 + objs[5].data_len);
 	be->ops->close(be);
 
+	/* The second write (over GROVE__LMDB_JOURNAL_MAX: not journaled)
+	 * merged the pending journal first and found its objects there:
+	 * a pointer per object into the one journal segment, no copy. */
 	for (unsigned i = 0; i < N; i++)
-		cr_assert_not(stored_as_pointer(&objs[i].id), "object %u", i);
-	cr_assert_eq(segment_count(), 0);
+		cr_assert(stored_as_pointer(&objs[i].id), "object %u", i);
+	cr_assert_eq(segment_count(), 1);
+	cr_assert_eq(raw_entries("objects", NULL, 0, NULL, NULL), N);
 
 	be = open_store();
 	for (unsigned i = 0; i < N; i++)
 		expect_content(be, &objs[i].id, GROVE_OBJ_BLOB, data[i], sizes[i]);
+	cr_assert_eq(grove__lmdb_journal_flush(be), 0); /* nothing pending: a no-op */
 	be->ops->close(be);
+
+	/* Pending: a small write is one journal segment, not in the objects
+	 * DB until merged. */
+	rec small;
+	make_rec(&small, GROVE_OBJ_BLOB, "pending", 7, GROVE__ENC_PLAIN);
+	be = open_store();
+	cr_assert_eq(write_objects(be, &small.obj, 1), 0, "%s", grove_error_message());
+	be->ops->close(be);
+	cr_assert_eq(raw_entries("objects", NULL, 0, NULL, NULL), N);
+	cr_assert_eq(segment_count(), 2);
+	be = open_store();
+	expect_content(be, &small.obj.id, GROVE_OBJ_BLOB, "pending", 7);
+	cr_assert_eq(be->ops->exists(be, &small.obj.id), 1);
+	cr_assert_eq(grove__lmdb_journal_flush(be), 0, "%s", grove_error_message());
+	expect_content(be, &small.obj.id, GROVE_OBJ_BLOB, "pending", 7);
+	be->ops->close(be);
+	cr_assert(stored_as_pointer(&small.obj.id));
+	cr_assert_eq(raw_entries("objects", NULL, 0, NULL, NULL), N + 1);
+	rec_dispose(&small);
+
+	/* A write set of more than GROVE__LMDB_JOURNAL_MAX bytes stays inline
+	 * (LMDB gives its records overflow pages of their own). */
+	unsigned char *big = malloc(GROVE__LMDB_JOURNAL_MAX + 10);
+	rec rb2;
+	fill_random(big, GROVE__LMDB_JOURNAL_MAX + 10, 777);
+	make_rec(&rb2, GROVE_OBJ_BLOB, big, GROVE__LMDB_JOURNAL_MAX + 10, GROVE__ENC_PLAIN);
+	be = open_store();
+	cr_assert_eq(write_objects(be, &rb2.obj, 1), 0, "%s", grove_error_message());
+	expect_content(be, &rb2.obj.id, GROVE_OBJ_BLOB, big, GROVE__LMDB_JOURNAL_MAX + 10);
+	be->ops->close(be);
+	cr_assert_not(stored_as_pointer(&rb2.obj.id));
+	cr_assert_eq(segment_count(), 2);
+	rec_dispose(&rb2);
+	free(big);
 	for (unsigned i = 0; i < N; i++) {
 		rec_dispose(&r[i]);
 		free(data[i]);
@@ -1448,7 +1487,7 @@ Test(lmdb, delta_length_given_round_trips)
 	grove__encoding enc;
 	make_delta_fixture(&f, 0);
 	f.d.data_size = f.delta.size;
-	/* Inline (a small write) and in a segment (a bulk write). */
+	/* In the journal (a small write) and in a segment (a bulk write). */
 	for (int bulk = 0; bulk < 2; bulk++) {
 		grove_backend *be = open_store();
 		enum { N = GROVE__LMDB_BULK_MIN };
@@ -1471,8 +1510,11 @@ Test(lmdb, delta_length_given_round_trips)
 		cr_assert_eq(enc, GROVE__ENC_DELTA);
 		expect_content(be, &f.d.id, GROVE_OBJ_BLOB, "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda\n",
 			f.d.size);
+		/* A small write is pending in the journal until merged; both end
+		 * as segment pointers. */
+		cr_assert_eq(grove__lmdb_journal_flush(be), 0, "%s", grove_error_message());
 		be->ops->close(be);
-		cr_assert_eq(stored_as_pointer(&f.d.id), bulk);
+		cr_assert(stored_as_pointer(&f.d.id));
 		/* Survives reopening. */
 		be = open_store();
 		cr_assert_eq(raw_data_size(be, &f.d.id, &enc), f.delta.size);

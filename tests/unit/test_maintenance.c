@@ -247,7 +247,7 @@ static void lmdb_overwrite(const grove_oid *ids, const void *const *vals, const 
 	cr_assert_eq(mdb_dbi_open(txn, "objects", 0, &dbi), 0);
 	for (size_t i = 0; i < n; i++) {
 		MDB_val k = { 20, (void *)ids[i].id }, v = { lens[i], (void *)vals[i] };
-		cr_assert_eq(mdb_get(txn, dbi, &k, &(MDB_val){ 0 }), 0, "record exists");
+		/* A record still pending in the journal is shadowed by this one. */
 		cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
 	}
 	cr_assert_eq(mdb_txn_commit(txn), 0);
