@@ -288,7 +288,8 @@ def latency(a, tmp, base, port):
         ref = None
         for _ in range(500):
             heads = os.path.join(cal, "refs", "heads")
-            names = os.listdir(heads) if os.path.isdir(heads) else []
+            # (receive-pack's "main.lock" may be there for a moment)
+            names = [n for n in os.listdir(heads) if not n.endswith(".lock")] if os.path.isdir(heads) else []
             if names:
                 ref = "refs/heads/" + names[0]
                 break
