@@ -91,6 +91,7 @@ typedef struct grove__lmdb_env {
 	MDB_dbi objects, refs, meta, segments;
 	int read_only; /* opened MDB_RDONLY */
 	int nosync;    /* opened MDB_NOSYNC (GROVE_RELAXED); the flusher runs */
+	int writemap;  /* opened MDB_WRITEMAP, the whole map's file space reserved */
 
 	/*
 	 * LMDB may change the map size only while no transaction of the

@@ -961,7 +961,13 @@ Test(lmdb, corrupt_records_are_reported)
 
 /* --- a full disk --------------------------------------------------- */
 
-Test(lmdb, full_disk_gives_enospc, .timeout = 60)
+/*
+ * Writes until the 2 MiB disk is full: a clean GROVE_ENOSPC, the store as
+ * it was.  GROVE_RELAXED maps the file writable with its space reserved
+ * (lmdb_env.c), so its growth fails at the reservation; a map too big to
+ * reserve at all falls back to written pages.
+ */
+static void full_disk_case(grove_durability durability, size_t map_size)
 {
 	char mnt[160];
 	snprintf(mnt, sizeof(mnt), "%s/small", tmp_root);
@@ -971,8 +977,12 @@ Test(lmdb, full_disk_gives_enospc, .timeout = 60)
 	snprintf(store_path, sizeof(store_path), "%s/store", mnt);
 
 	grove_options o = GROVE_OPTIONS_INIT;
-	o.lmdb_map_size = 256 << 10;
+	o.durability = durability;
+	o.lmdb_map_size = map_size;
 	grove_backend *be = open_opts(&o);
+	/* Relaxed: the map is written directly when its space could be reserved. */
+	cr_assert_eq(((grove__lmdb *)be)->e->writemap,
+		durability == GROVE_RELAXED && map_size <= (1u << 20));
 	unsigned char *data = malloc(BIG);
 	rec first;
 	fill_random(data, 1000, 1);
@@ -1012,6 +1022,21 @@ Test(lmdb, full_disk_gives_enospc, .timeout = 60)
 	be->ops->close(be);
 	free(data);
 	umount2(mnt, MNT_DETACH);
+}
+
+Test(lmdb, full_disk_gives_enospc, .timeout = 60)
+{
+	full_disk_case(GROVE_DURABLE, 256 << 10);
+}
+
+Test(lmdb, full_disk_gives_enospc_relaxed, .timeout = 60)
+{
+	full_disk_case(GROVE_RELAXED, 256 << 10);
+}
+
+Test(lmdb, full_disk_gives_enospc_relaxed_unreservable_map, .timeout = 60)
+{
+	full_disk_case(GROVE_RELAXED, 8 << 20);
 }
 
 /* --- the segment layout (format 2) --------------------------------- */
