@@ -81,7 +81,8 @@ grove serve on $BASE (data in $DATA; stop with Ctrl-C)
   password   $PASS
   CalDAV     $BASE/dav/$USER_NAME/calendars/      (discovery: $BASE/.well-known/caldav)
   CardDAV    $BASE/dav/$USER_NAME/addressbooks/
-  git        git clone $BASE/git/store.git        ($USER_NAME is the git admin)
+  git        git clone $BASE/git/users/$USER_NAME.git   ($USER_NAME's own calendars and contacts)
+             git clone $BASE/git/store.git        (the whole store: $USER_NAME is the git admin)
 
   more users: $GROVE user --htpasswd $HTPASSWD add NAME
 
