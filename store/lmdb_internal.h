@@ -206,6 +206,13 @@ static inline int grove__lmdb_is_ptr(const void *val, size_t len)
 	return len > 0 && *(const unsigned char *)val == GROVE__LMDB_PTR_TAG;
 }
 
+/* LEB128 numbers as the records and pointers use them: put returns the
+ * bytes written (at most 10); get returns NULL or what is wrong, and
+ * advances *p. */
+size_t grove__lmdb_put_varint(unsigned char *buf, uint64_t v);
+const char *grove__lmdb_get_varint(const unsigned char **p, const unsigned char *end,
+	uint64_t *out);
+
 size_t grove__lmdb_ptr_encode(unsigned char *buf, const grove__lmdb_ptr *p);
 /* NULL on success, else what is wrong with the value. */
 const char *grove__lmdb_ptr_parse(const void *val, size_t len, grove__lmdb_ptr *out);

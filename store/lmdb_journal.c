@@ -49,31 +49,9 @@ static size_t varint_len(uint64_t v)
 	return n;
 }
 
-static size_t put_varint(unsigned char *buf, uint64_t v)
-{
-	size_t n = 0;
-	do {
-		unsigned char b = v & 0x7f;
-		v >>= 7;
-		buf[n++] = b | (v ? 0x80 : 0);
-	} while (v);
-	return n;
-}
-
 static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	for (;;) {
-		if (*p == end || shift > 63)
-			return -1;
-		v |= (uint64_t)(**p & 0x7f) << shift;
-		shift += 7;
-		if (!(*(*p)++ & 0x80))
-			break;
-	}
-	*out = v;
-	return 0;
+	return grove__lmdb_get_varint(p, end, out) ? -1 : 0;
 }
 
 int grove__lmdb_journal_indexed(grove__lmdb_env *e, MDB_txn *txn, uint64_t *out)
@@ -592,7 +570,7 @@ int grove__lmdb_journal_append(grove__lmdb_env *e, MDB_txn *txn, const grove__wr
 		hlen = grove__lmdb_rec_header(hdr, o);
 		memcpy(dst, o->id.id, GROVE_OID_RAWSZ);
 		dst += GROVE_OID_RAWSZ;
-		dst += put_varint(dst, hlen + o->data_len);
+		dst += grove__lmdb_put_varint(dst, hlen + o->data_len);
 		memcpy(dst, hdr, hlen);
 		dst += hlen;
 		if (o->data_len)

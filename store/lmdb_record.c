@@ -100,7 +100,7 @@ const char *grove__lmdb_rec_parse(const void *val, size_t len, grove__lmdb_rec *
 	return NULL;
 }
 
-static size_t put_varint(unsigned char *buf, uint64_t v)
+size_t grove__lmdb_put_varint(unsigned char *buf, uint64_t v)
 {
 	size_t n = 0;
 	do {
@@ -111,8 +111,8 @@ static size_t put_varint(unsigned char *buf, uint64_t v)
 	return n;
 }
 
-/* NULL on success; advances *p. */
-static const char *get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
+const char *grove__lmdb_get_varint(const unsigned char **p, const unsigned char *end,
+	uint64_t *out)
 {
 	uint64_t v = 0;
 	unsigned shift = 0;
@@ -135,9 +135,9 @@ size_t grove__lmdb_ptr_encode(unsigned char *buf, const grove__lmdb_ptr *p)
 {
 	size_t n = 0;
 	buf[n++] = GROVE__LMDB_PTR_TAG;
-	n += put_varint(buf + n, p->seg);
-	n += put_varint(buf + n, p->off);
-	n += put_varint(buf + n, p->len);
+	n += grove__lmdb_put_varint(buf + n, p->seg);
+	n += grove__lmdb_put_varint(buf + n, p->off);
+	n += grove__lmdb_put_varint(buf + n, p->len);
 	return n;
 }
 
@@ -148,8 +148,8 @@ const char *grove__lmdb_ptr_parse(const void *val, size_t len, grove__lmdb_ptr *
 
 	if (len < 4 || *p++ != GROVE__LMDB_PTR_TAG)
 		return "segment pointer too short";
-	if ((why = get_varint(&p, end, &out->seg)) || (why = get_varint(&p, end, &out->off)) ||
-		(why = get_varint(&p, end, &out->len)))
+	if ((why = grove__lmdb_get_varint(&p, end, &out->seg)) || (why = grove__lmdb_get_varint(&p, end, &out->off)) ||
+		(why = grove__lmdb_get_varint(&p, end, &out->len)))
 		return why;
 	if (p != end)
 		return "trailing bytes after segment pointer";
