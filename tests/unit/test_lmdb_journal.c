@@ -2,6 +2,8 @@
  * as one segment each, indexed in batches, readable all along. */
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,4 +402,63 @@ Test(journal, trees_stored_as_deltas_read_back)
 	cr_assert_eq(grove_get(g, "main", "dir00/key000", &out), 0);
 	grove_buf_dispose(&out);
 	grove_close(g);
+}
+
+/* Readers on other threads while the writer appends and merges: every
+ * object written before a reader looks is found, whole. */
+typedef struct {
+	grove_backend *be;
+	volatile unsigned *written; /* blobs 0..*written-1 are committed */
+	volatile int stop;
+	unsigned reads, failures;
+} reader_arg;
+
+static void *reader_main(void *p)
+{
+	reader_arg *a = p;
+	uint32_t r = (uint32_t)(uintptr_t)p;
+	while (!a->stop) {
+		unsigned have = *a->written;
+		if (!have)
+			continue;
+		r = r * 1103515245u + 12345u;
+		unsigned n = (r >> 8) % have;
+		char want[80];
+		size_t len = blob_text(want, sizeof(want), n);
+		grove_oid id;
+		grove_buf out = { 0 };
+		grove_otype t;
+		if (grove__object_hash(GROVE_OBJ_BLOB, want, len, &id) < 0 ||
+			a->be->ops->read(a->be, &id, &t, &out) != 0 || out.size != len ||
+			memcmp(out.data, want, len) != 0)
+			a->failures++;
+		grove_buf_dispose(&out);
+		a->reads++;
+	}
+	return NULL;
+}
+
+Test(journal, concurrent_readers_during_merges, .timeout = 120)
+{
+	enum { THREADS = 3, WRITES = 1200 };
+	grove_backend *be = open_be(0);
+	volatile unsigned written = 0;
+	reader_arg args[THREADS];
+	pthread_t th[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		args[i] = (reader_arg){ be, &written, 0, 0, 0 };
+		cr_assert_eq(pthread_create(&th[i], NULL, reader_main, &args[i]), 0);
+	}
+	for (unsigned w = 0; w < WRITES; w++) {
+		write_blobs(be, w * 2, 2);
+		__atomic_store_n(&written, (w + 1) * 2, __ATOMIC_RELEASE);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		args[i].stop = 1;
+		pthread_join(th[i], NULL);
+		cr_assert_eq(args[i].failures, 0, "thread %d: %u of %u reads failed", i,
+			args[i].failures, args[i].reads);
+		cr_assert_gt(args[i].reads, 0);
+	}
+	be->ops->close(be);
 }
