@@ -56,21 +56,34 @@ void grove__obj_cache_free(grove__obj_cache *c)
 	free(c);
 }
 
+/* The first slot of id's bucket: two slots, the more recently used first
+ * (two-way set associative, so two hot objects sharing a bucket do not
+ * evict each other on every use), under one lock. */
 static size_t slot_of(const grove_oid *id)
 {
 	uint32_t h;
 	memcpy(&h, id->id + 8, sizeof(h));
-	return h % SLOTS;
+	return (h % SLOTS) & ~(size_t)1;
+}
+
+static pthread_mutex_t *lock_of(grove__obj_cache *c, size_t s)
+{
+	return &c->locks[(s >> 1) % STRIPES];
 }
 
 int grove__obj_cache_get(grove__obj_cache *c, const grove_oid *id, grove_otype *type, grove_buf *out)
 {
 	size_t s = slot_of(id);
-	pthread_mutex_t *lock = &c->locks[s % STRIPES];
+	pthread_mutex_t *lock = lock_of(c, s);
 	cached_obj *o;
 	int hit = 0;
 	pthread_mutex_lock(lock);
 	o = c->slots[s];
+	if ((!o || !grove__oid_equal(&o->id, id)) && (o = c->slots[s + 1]) &&
+		grove__oid_equal(&o->id, id)) {
+		c->slots[s + 1] = c->slots[s];
+		c->slots[s] = o;
+	}
 	if (o && grove__oid_equal(&o->id, id)) {
 		unsigned char *copy = malloc(o->size + 1);
 		if (copy) {
@@ -101,20 +114,36 @@ void grove__obj_cache_put(grove__obj_cache *c, const grove_oid *id, grove_otype 
 	o->size = size;
 	memcpy(o->data, data, size);
 	s = slot_of(id);
-	pthread_mutex_lock(&c->locks[s % STRIPES]);
-	old = c->slots[s];
+	pthread_mutex_lock(lock_of(c, s));
+	/* The same id replaces itself; else the bucket's older entry goes
+	 * (none while a slot is free).  The new one goes first. */
+	cached_obj *first = c->slots[s], *second = c->slots[s + 1], *keep;
+	if (first && grove__oid_equal(&first->id, id)) {
+		old = first;
+		keep = second;
+	} else if (second && grove__oid_equal(&second->id, id)) {
+		old = second;
+		keep = first;
+	} else if (!first) {
+		old = NULL;
+		keep = second;
+	} else {
+		old = second;
+		keep = first;
+	}
 	/* Over budget, only replacing an entry is allowed: the total stays put. */
 	if (!old && __atomic_load_n(&c->bytes, __ATOMIC_RELAXED) + size >
 			    __atomic_load_n(&c->budget, __ATOMIC_RELAXED)) {
-		pthread_mutex_unlock(&c->locks[s % STRIPES]);
+		pthread_mutex_unlock(lock_of(c, s));
 		free(o);
 		return;
 	}
 	c->slots[s] = o;
+	c->slots[s + 1] = keep;
 	__atomic_add_fetch(&c->bytes, size, __ATOMIC_RELAXED);
 	if (old)
 		__atomic_sub_fetch(&c->bytes, old->size, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&c->locks[s % STRIPES]);
+	pthread_mutex_unlock(lock_of(c, s));
 	free(old);
 }
 
@@ -126,12 +155,12 @@ void grove__obj_cache_set_budget(grove *g, size_t bytes)
 		return;
 	/* over the new bound: empty it, stripe by stripe */
 	for (size_t s = 0; s < SLOTS; s++) {
-		pthread_mutex_lock(&c->locks[s % STRIPES]);
+		pthread_mutex_lock(lock_of(c, s & ~(size_t)1));
 		cached_obj *o = c->slots[s];
 		c->slots[s] = NULL;
 		if (o)
 			__atomic_sub_fetch(&c->bytes, o->size, __ATOMIC_RELAXED);
-		pthread_mutex_unlock(&c->locks[s % STRIPES]);
+		pthread_mutex_unlock(lock_of(c, s & ~(size_t)1));
 		free(o);
 	}
 }
