@@ -47,6 +47,7 @@ typedef struct {
 	int eof;
 	grove__pkt_reader rd;
 	uint64_t sent;           /* bytes written to the socket */
+	unsigned timeout_ms;     /* silence from the remote we accept (0: none) */
 } grove__nconn;
 
 /* Connects to a git:// URL and sends the service request
@@ -67,7 +68,9 @@ int grove__nconn_flush(grove__nconn *c);
  * an error ("the remote hung up"). */
 int grove__nconn_read_pkt(grove__nconn *c, grove__pkt *out);
 
-/* Reads what the socket has into in[] (waits; sets eof at the end). */
+/* Reads what the socket has into in[] (waits; sets eof at the end).
+ * Waiting longer than timeout_ms fails with GROVE_EIO, "the remote did not
+ * answer for N s"; sending likewise when the remote stops reading. */
 int grove__nconn_fill(grove__nconn *c);
 
 /* Polls the cancel flag: GROVE_ERROR "cancelled" once it is set. */

@@ -123,18 +123,46 @@ static int parse_url(const char *url, char **host, char **port, char **path)
 	return 0;
 }
 
+static int fail_silent(grove__nconn *c)
+{
+	char t[32];
+	return grove__nconn_fail(c, GROVE_EIO, "the remote did not answer for %s",
+		grove__sync_timeout_text(c->timeout_ms, t, sizeof(t)));
+}
+
+/* 1 once timeout_ms have passed since since_ms (never without a timeout). */
+static int silent_too_long(const grove__nconn *c, uint64_t since_ms)
+{
+	return c->timeout_ms && grove__sync_now_ms() - since_ms >= c->timeout_ms;
+}
+
+/* Sends without blocking for good: a remote that stops reading (its
+ * window full) leaves send() waiting forever, so wait in poll() ticks,
+ * watching the cancel flag and the timeout (restarted by each byte that
+ * goes out). */
 static int send_all(grove__nconn *c, const char *p, size_t len)
 {
+	uint64_t since = grove__sync_now_ms();
 	while (len) {
-		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
+			struct pollfd pfd = { c->fd, POLLOUT, 0 };
+			int rc;
 			if (errno == EINTR)
 				continue;
-			return grove__nconn_fail(c, GROVE_EIO, "cannot send to the remote: %s", strerror(errno));
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return grove__nconn_fail(c, GROVE_EIO, "cannot send to the remote: %s", strerror(errno));
+			poll(&pfd, 1, NCONN_POLL_MS);
+			if ((rc = grove__nconn_check_cancel(c)) < 0)
+				return rc;
+			if (!(pfd.revents & (POLLOUT | POLLERR | POLLHUP)) && silent_too_long(c, since))
+				return fail_silent(c);
+			continue;
 		}
 		p += n;
 		len -= (size_t)n;
 		c->sent += (uint64_t)n;
+		since = grove__sync_now_ms();
 	}
 	return 0;
 }
@@ -193,6 +221,8 @@ static void drain_stderr(grove__nconn *c)
 
 int grove__nconn_fill(grove__nconn *c)
 {
+	/* Only the wait for the remote counts, not our own work before it. */
+	uint64_t since = grove__sync_now_ms();
 	for (;;) {
 		struct pollfd pfd[2] = { { c->fd, POLLIN, 0 }, { c->errfd, POLLIN, 0 } };
 		ssize_t n;
@@ -201,8 +231,12 @@ int grove__nconn_fill(grove__nconn *c)
 			return rc;
 		if (ready > 0 && c->errfd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			drain_stderr(c);
-		if (ready <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue; /* timeout (look at cancel again) or EINTR */
+		if (ready <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			/* A tick (look at cancel again), EINTR or only stderr: */
+			if (silent_too_long(c, since))
+				return fail_silent(c);
+			continue;
+		}
 		n = recv(c->fd, c->in, sizeof(c->in), 0);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -318,6 +352,50 @@ static int open_local(grove__nconn *c, const char *path, const char *service)
 	return 0;
 }
 
+/* Connects c->fd to one address, waiting at most the timeout (a
+ * blackholed address would otherwise take the kernel's ~2 minutes) and
+ * watching the cancel flag.  0, or the errno (ETIMEDOUT, ECANCELED: the
+ * cancel flag). */
+static int connect_one(grove__nconn *c, const struct addrinfo *ai)
+{
+	uint64_t since = grove__sync_now_ms();
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol), err = 0;
+	socklen_t len = sizeof(err);
+	if (fd < 0)
+		return errno;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			err = errno;
+			close(fd);
+			return err;
+		}
+		for (;;) {
+			struct pollfd pfd = { fd, POLLOUT, 0 };
+			int ready = poll(&pfd, 1, NCONN_POLL_MS);
+			if (ready > 0)
+				break;
+			if (c->opts && c->opts->cancel && *c->opts->cancel) {
+				close(fd);
+				return ECANCELED;
+			}
+			if (silent_too_long(c, since)) {
+				close(fd);
+				return ETIMEDOUT;
+			}
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			close(fd);
+			return err;
+		}
+	}
+	/* Reads stay blocking behind poll(); sends use MSG_DONTWAIT. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	c->fd = fd;
+	return 0;
+}
+
 int grove__nconn_open(grove__nconn *c, const char *url, const char *service, const char *what,
 	const grove_sync_opts *opts)
 {
@@ -331,6 +409,7 @@ int grove__nconn_open(grove__nconn *c, const char *url, const char *service, con
 	c->errfd = -1;
 	c->opts = opts;
 	c->what = what;
+	c->timeout_ms = grove__sync_timeout_ms();
 	grove__pkt_reader_reset(&c->rd);
 	if ((rc = grove_url_redact(url, &c->shown_url)) < 0)
 		return rc;
@@ -347,18 +426,19 @@ int grove__nconn_open(grove__nconn *c, const char *url, const char *service, con
 		rc = grove__nconn_fail(c, GROVE_EIO, "cannot resolve %s: %s", host, gai_strerror(gai));
 		goto out;
 	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			c->fd = fd;
-			break;
-		}
-		err = errno;
-		close(fd);
+	for (ai = res; ai && c->fd < 0; ai = ai->ai_next) {
+		if ((err = connect_one(c, ai)) == ETIMEDOUT || err == ECANCELED)
+			break; /* the whole timeout is spent (or the caller gave up) */
+	}
+	if (c->fd < 0 && err == ECANCELED) {
+		rc = grove__nconn_check_cancel(c);
+		goto out;
+	}
+	if (c->fd < 0 && err == ETIMEDOUT) {
+		char t[32];
+		rc = grove__nconn_fail(c, GROVE_EIO, "cannot connect to %s port %s: no answer for %s", host, port,
+			grove__sync_timeout_text(c->timeout_ms, t, sizeof(t)));
+		goto out;
 	}
 	if (c->fd < 0) {
 		rc = grove__nconn_fail(c, GROVE_EIO, "cannot connect to %s port %s: %s", host, port,

@@ -73,4 +73,18 @@ void grove__sync_record(grove *g, const char *remote, const char *what, int rc);
  * may be zeros (absent). */
 int grove__ahead_behind(grove *g, const grove_oid *a, const grove_oid *b, size_t *ahead, size_t *behind);
 
+/* --- timeout.c ------------------------------------------------------------- */
+
+/* A transfer fails when the remote sends (or, while we send, takes)
+ * nothing for this long: "the remote did not answer for N s". */
+#define GROVE__SYNC_TIMEOUT_DEFAULT_MS 60000u
+
+/* GROVE_SYNC_TIMEOUT (seconds, fractions allowed; 0: wait forever) or the
+ * default; read at the start of each fetch/push/clone. */
+unsigned grove__sync_timeout_ms(void);
+/* "2 s", "1.5 s" */
+const char *grove__sync_timeout_text(unsigned ms, char *buf, size_t size);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t grove__sync_now_ms(void);
+
 #endif

@@ -73,6 +73,7 @@ typedef struct {
 	grove_sync_opts opts;
 	progress_state ps;
 	int tty;
+	const char *timeout;     /* --timeout SECONDS, NULL: not given */
 } sync_ctx;
 
 static void sync_begin(cli *c, sync_ctx *x)
@@ -101,10 +102,11 @@ static void sync_end(sync_ctx *x)
 }
 
 /* Options shared by clone, fetch, pull and push. */
-enum { OPT_CA_FILE = 0x200, OPT_SSH_KEY, OPT_NO_FF };
+enum { OPT_CA_FILE = 0x200, OPT_SSH_KEY, OPT_NO_FF, OPT_TIMEOUT };
 #define SYNC_LONGOPTS \
 	{ "ca-file", required_argument, NULL, OPT_CA_FILE }, \
-	{ "ssh-key", required_argument, NULL, OPT_SSH_KEY }
+	{ "ssh-key", required_argument, NULL, OPT_SSH_KEY }, \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT }
 
 static int sync_opt(sync_ctx *x, int opt)
 {
@@ -112,6 +114,8 @@ static int sync_opt(sync_ctx *x, int opt)
 		x->opts.ca_file = optarg;
 	else if (opt == OPT_SSH_KEY)
 		x->opts.ssh_key = optarg;
+	else if (opt == OPT_TIMEOUT)
+		x->timeout = optarg;
 	else
 		return 0;
 	return 1;
@@ -137,6 +141,17 @@ static int sync_args(cli *c, const cli_command *cmd, int argc, char **argv, cons
 	while ((opt = cli_getopt(c, cmd, argc, argv, shortopts, longopts, rc)) != -1)
 		if (!sync_opt(x, opt) && own_opt && opt == own_opt)
 			*own_arg = optarg ? optarg : "";
+	if (x->timeout) {
+		/* The library reads the timeout from the environment (for
+		 * every transfer of this one command; nothing else runs yet). */
+		char *end;
+		double s = strtod(x->timeout, &end);
+		if (end == x->timeout || *end || !(s >= 0) || s > 86400.0 * 365) {
+			*rc = cli_usage_error(c, cmd, "--timeout: '%s' is not a number of seconds", x->timeout);
+			return 1;
+		}
+		setenv("GROVE_SYNC_TIMEOUT", x->timeout, 1);
+	}
 	return 0;
 }
 
