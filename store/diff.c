@@ -164,11 +164,9 @@ int grove_diff_trees(grove *g, const grove_oid *old_tree, const grove_oid *new_t
 		if ((err = at_prefix(g, old_tree, prefix, &x.id, &x.mode)) < 0 ||
 		    (err = at_prefix(g, new_tree, prefix, &y.id, &y.mode)) < 0)
 			return err;
-		if ((err = grove__sbuf_puts(&d.path, prefix)) == 0)
+		/* Both absent: no difference (diff_entries needs one side). */
+		if ((x.mode || y.mode) && (err = grove__sbuf_puts(&d.path, prefix)) == 0)
 			err = diff_entries(&d, x.mode ? &x : NULL, y.mode ? &y : NULL);
-		/* Both absent: no difference. */
-		if (!x.mode && !y.mode)
-			err = 0;
 	} else {
 		err = diff_tree(&d, old_tree, new_tree);
 	}

@@ -358,6 +358,11 @@ Test(core, diff_between_commits)
 	cr_assert_eq(grove_diff_commits(g, &c1, &c2, "d", &d), 0);
 	cr_expect_eq(d.count, 2);
 	grove_diff_dispose(&d);
+	/* A prefix in neither commit: no difference, no error. */
+	cr_assert_eq(grove_diff_commits(g, &c1, &c2, "nowhere/at/all", &d), 0,
+		"%s", grove_error_message());
+	cr_expect_eq(d.count, 0);
+	grove_diff_dispose(&d);
 	/* Value replaced by a directory. */
 	set1(g, "main", "a/inner", "4");
 	cr_assert_eq(grove_branch_head(g, "main", &c1), 0);
