@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "lg2_odb.h"
+#include "lg2_stream.h"
 #include "native.h"
 #include <git2/sys/repository.h>
 #include "store.h"
@@ -25,6 +26,7 @@ struct grove__transport {
 	git_remote *remote;
 	git_remote_callbacks cb;
 	grove__lg2_sink sink;
+	grove__lg2_stream_ctx streams; /* timeout and cancel of its sockets */
 	int lg2_inited;
 
 	/* Credentials: one user/password pair and one ssh attempt. */
@@ -63,6 +65,11 @@ static int lg2_fail(grove__transport *t, int lgerr)
 {
 	const git_error *e = git_error_last();
 	const char *m = e && e->message ? e->message : "unknown libgit2 error";
+	/* Before libgit2's message: TLS reports our read's failure as its own. */
+	if (t->streams.cancelled)
+		return fail_msg(t, GROVE_ERROR, "cancelled");
+	if (t->streams.timed_out)
+		return fail_msg(t, GROVE_EIO, t->streams.message);
 	if (t->sink.failed_code && t->sink.failed_code != GROVE_ERROR)
 		return fail_msg(t, t->sink.failed_code, t->sink.failed_msg ? t->sink.failed_msg : m);
 	if (t->cancelled || t->sink.failed_code == GROVE_ERROR)
@@ -278,6 +285,12 @@ int grove__transport_connect(grove__transport **out, grove *g, const char *url, 
 
 	git_libgit2_init();
 	t->lg2_inited = 1;
+	t->streams.timeout_ms = grove__sync_timeout_ms();
+	t->streams.cancel = t->opts->cancel;
+	if ((err = grove__lg2_stream_register()) < 0) {
+		rc = lg2_fail(t, err);
+		goto fail;
+	}
 	/* The store's objects are checked when stored; libgit2 need not hash
 	 * every object it reads back (the pack builder reads many). */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
@@ -341,8 +354,10 @@ int grove__transport_connect(grove__transport **out, grove *g, const char *url, 
 		rc = lg2_fail(t, GIT_EUSER);
 		goto fail;
 	}
-	if ((err = git_remote_connect(t->remote, push ? GIT_DIRECTION_PUSH : GIT_DIRECTION_FETCH, &t->cb,
-			NULL, NULL)) < 0) {
+	grove__lg2_stream_use(&t->streams);
+	err = git_remote_connect(t->remote, push ? GIT_DIRECTION_PUSH : GIT_DIRECTION_FETCH, &t->cb, NULL, NULL);
+	grove__lg2_stream_use(NULL);
+	if (err < 0) {
 		rc = lg2_fail(t, err);
 		goto fail;
 	}
@@ -380,7 +395,10 @@ int grove__transport_download(grove__transport *t, const grove__object **objects
 	fo.callbacks = t->cb;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
-	if ((err = git_remote_download(t->remote, &arr, &fo)) < 0)
+	grove__lg2_stream_use(&t->streams);
+	err = git_remote_download(t->remote, &arr, &fo);
+	grove__lg2_stream_use(NULL);
+	if (err < 0)
 		return lg2_fail(t, err);
 	if (t->sink.failed_code)
 		return lg2_fail(t, -1);
@@ -443,7 +461,10 @@ int grove__transport_push(grove__transport *t, grove__push_cmd *cmds, size_t cou
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	po.callbacks = t->cb;
 	po.pb_parallelism = 1;
-	if ((err = git_remote_upload(t->remote, &arr, &po)) < 0)
+	grove__lg2_stream_use(&t->streams);
+	err = git_remote_upload(t->remote, &arr, &po);
+	grove__lg2_stream_use(NULL);
+	if (err < 0)
 		rc = lg2_fail(t, err);
 out:
 	for (size_t i = 0; i < arr.count; i++)
@@ -458,7 +479,9 @@ void grove__transport_close(grove__transport *t)
 		return;
 	grove__native_fetch_close(t->native);
 	if (t->remote) {
+		grove__lg2_stream_use(&t->streams);
 		git_remote_disconnect(t->remote);
+		grove__lg2_stream_use(NULL);
 		git_remote_free(t->remote);
 	}
 	git_repository_free(t->repo);

@@ -12,6 +12,10 @@
 #    the pack, then goes quiet / closes the connection;
 #  - push-hang / push-cut: relays the first 20 KB of the pushed pack, then
 #    stops reading / closes the connection.
+# git:// is grove's own client (sync/native_conn.c), http and https are
+# libgit2's over grove's socket stream (sync/lg2_stream.c): https is a
+# silent server that never starts the TLS handshake.  GROVE_SYNC_TIMEOUT=0
+# waits without limit and SIGINT still ends it ("cancelled").  Takes ~20 s.
 set -eu
 GROVE=${GROVE:-build/test/grove}
 GROVE=$(cd "$(dirname "$GROVE")" && pwd)/$(basename "$GROVE")
@@ -37,14 +41,20 @@ export GROVE_AUTHOR_NAME=T GROVE_AUTHOR_EMAIL=t@example.com
 # Full malloc stacks, so that a suppression can name one libgit2 call path.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:fast_unwind_on_malloc=0"
 export LSAN_OPTIONS="suppressions=$here/lib/sync_lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-export GROVE_SYNC_TIMEOUT=1
+# The faults run with a 1 s timeout (expect_*), the real servers with the default.
+unset GROVE_SYNC_TIMEOUT
 
-# proxy MODE [UPSTREAM_PORT]: starts hang_proxy.py, sets PROXY_PORT.
+# proxy_start MODE [UPSTREAM_PORT]: starts hang_proxy.py (in the background).
+proxy_start() {
+	/usr/bin/python3 "$here/lib/hang_proxy.py" "$tmp/proxy-$1-${2:-0}.port" "$1" "${2:-0}" 20000 \
+		</dev/null >/dev/null 2>>"$tmp/proxy.log" &
+	PIDS="$PIDS $!"
+}
+# proxy MODE [UPSTREAM_PORT]: sets PROXY_PORT (starts the proxy if needed).
 proxy() {
 	local pf="$tmp/proxy-$1-${2:-0}.port" i
-	/usr/bin/python3 "$here/lib/hang_proxy.py" "$pf" "$1" "${2:-0}" 20000 </dev/null >/dev/null 2>>"$tmp/proxy.log" &
-	PIDS="$PIDS $!"
-	for i in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
+	[ -e "$tmp/proxy.started-$1-${2:-0}" ] || { proxy_start "$@"; touch "$tmp/proxy.started-$1-${2:-0}"; }
+	for i in $(seq 1 200); do [ -s "$pf" ] && break; sleep 0.05; done
 	[ -s "$pf" ] || fail "hang_proxy $1 did not start"
 	PROXY_PORT=$(cat "$pf")
 }
@@ -54,24 +64,24 @@ proxy() {
 expect_timeout() {
 	local what=$1 limit=$2 t0 t1 rc=0; shift 2
 	t0=$(date +%s.%N)
-	timeout 20 "$@" 2>err || rc=$?
+	GROVE_SYNC_TIMEOUT=1 timeout 20 "$@" 2>err || rc=$?
 	[ "$rc" != 124 ] || fail "$what: still waiting after 20 s"
 	t1=$(date +%s.%N)
 	[ "$rc" != 0 ] || fail "$what: succeeded against a hanging remote"
 	grep -q "did not answer for" err || fail "$what: unclear message: $(cat err)"
 	awk -v a="$t0" -v b="$t1" -v l="$limit" 'BEGIN { exit !(b - a < l) }' ||
 		fail "$what: took $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s (limit $limit s)"
-	echo "ok: $what: exit $rc: $(tail -1 err)"
+	echo "ok ($SECONDS s): $what: exit $rc: $(tail -1 err)"
 }
 
 # expect_failure WHAT CMD...: CMD fails (non-zero) within 10 s, with a message.
 expect_failure() {
 	local what=$1 rc=0; shift
-	timeout 10 "$@" 2>err || rc=$?
+	GROVE_SYNC_TIMEOUT=1 timeout 10 "$@" 2>err || rc=$?
 	[ "$rc" != 0 ] || fail "$what: succeeded although the connection was cut"
 	[ "$rc" != 124 ] || fail "$what: still running after 10 s"
 	[ -s err ] || fail "$what: no message"
-	echo "ok: $what: exit $rc: $(tail -1 err)"
+	echo "ok ($SECONDS s): $what: exit $rc: $(tail -1 err)"
 }
 
 # snap STORE: what a reader can see of the store's refs.
@@ -81,7 +91,7 @@ snap() {
 	"$GROVE" -C "$1" stats | grep '^refs:'
 }
 
-# A small first commit, then one with 1 MB of random bytes (a pack that is
+# A small first commit, then one with 300 KB of random bytes (a pack that is
 # still arriving when the proxies stop it).
 git init -q src
 echo one >src/a.txt
@@ -89,7 +99,7 @@ git -C src add . && git -C src commit -qm c1
 mkdir served
 git clone -q --bare src served/r.git
 git --git-dir=served/r.git config http.receivepack true
-head -c 1000000 /dev/urandom >src/big.bin
+head -c 300000 /dev/urandom >src/big.bin
 git -C src add . && git -C src commit -qm c2
 C2=$(git -C src rev-parse HEAD)
 
@@ -120,12 +130,17 @@ wait_port "$HP"
 # run_faults SCHEME URL_OF_PORT_FN UPSTREAM_PORT
 run_faults() {
 	local scheme=$1 upstream=$3 s="lmdb:$tmp/store-$1" before after remote_main url
-	local mkurl=$2
+	local mkurl=$2 mode
+	# All of them at once: each python start is slow.
+	for mode in silent fetch-hang fetch-cut push-hang push-cut; do
+		[ $mode = silent ] && proxy_start silent || proxy_start $mode "$upstream"
+		touch "$tmp/proxy.started-$mode-$([ $mode = silent ] && echo 0 || echo "$upstream")"
+	done
 	"$GROVE" -q clone "$($mkurl "$upstream")" "$s" 2>err || fail "$scheme: clone from the real server: $(cat err)"
 	remote_main=$(git --git-dir=served/r.git rev-parse main)
-	# The remote moves on (c2, 1 MB), the store has a commit of its own (1 MB).
+	# The remote moves on (c2, 300 KB), the store has a commit of its own (300 KB).
 	git -C src push -q "$tmp/served/r.git" main
-	head -c 1000000 /dev/urandom >local.bin
+	head -c 300000 /dev/urandom >local.bin
 	"$GROVE" -q -C "$s" set local.bin <local.bin || fail "$scheme: set"
 	before=$(snap "$s")
 
@@ -136,8 +151,12 @@ run_faults() {
 	expect_timeout "$scheme: fetch (silent)" 4 "$GROVE" -q -C "$s" fetch
 	grep -q "fetch from 'origin'" err || fail "$scheme: the message does not name the fetch: $(cat err)"
 	expect_timeout "$scheme: push (silent)" 4 "$GROVE" -q -C "$s" push origin main:side
-	expect_timeout "$scheme: clone (silent, --timeout 2)" 5 env -u GROVE_SYNC_TIMEOUT "$GROVE" -q clone --timeout 2 "$url" "lmdb:$tmp/c-$scheme-silent"
-	grep -q "did not answer for 2 s" err || fail "$scheme: --timeout 2 not used: $(cat err)"
+	if [ "$scheme" = git ]; then
+		expect_timeout "$scheme: clone (silent, --timeout 2)" 5 "$GROVE" -q clone --timeout 2 "$url" "lmdb:$tmp/c-$scheme-silent"
+		grep -q "did not answer for 2 s" err || fail "$scheme: --timeout 2 not used: $(cat err)"
+	else
+		expect_timeout "$scheme: clone (silent)" 4 "$GROVE" -q clone "$url" "lmdb:$tmp/c-$scheme-silent"
+	fi
 	[ -z "$("$GROVE" -C "lmdb:$tmp/c-$scheme-silent" branch 2>/dev/null)" ] || fail "$scheme: failed clone has branches"
 	after=$(snap "$s")
 	[ "$before" = "$after" ] || fail "$scheme: store changed: $before // $after"
@@ -196,4 +215,23 @@ http_url() { echo "http://127.0.0.1:$1/git/r.git"; }
 
 run_faults git git_url "$P"
 [ -n "${SKIP_HTTP:-}" ] || run_faults http http_url "$HP"
+
+# https: libgit2's TLS stream runs over grove's socket stream, so a server
+# that accepts and never starts the handshake times out the same way.
+proxy silent
+expect_timeout "https: clone (silent)" 4 "$GROVE" -q clone "https://127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-https"
+[ -z "$("$GROVE" -C "lmdb:$tmp/c-https" branch 2>/dev/null)" ] || fail "https: failed clone has branches"
+# GROVE_SYNC_TIMEOUT=0: no timeout; SIGINT still ends the wait (cancel flag).
+t0=$(date +%s)
+GROVE_SYNC_TIMEOUT=0 "$GROVE" -q clone "http://127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-int" 2>err &
+cpid=$!
+sleep 1.2
+kill -0 $cpid 2>/dev/null || fail "GROVE_SYNC_TIMEOUT=0: gave up: $(cat err)"
+kill -INT $cpid
+rc=0; wait $cpid || rc=$?
+[ "$rc" != 0 ] && grep -q cancelled err || fail "SIGINT during a silent http clone: exit $rc: $(cat err)"
+echo "ok: no timeout, interrupted: exit $rc: $(tail -1 err)"
+# A bad --timeout is a usage error.
+rc=0; "$GROVE" -q -C "lmdb:$tmp/store-git" fetch --timeout soon 2>err || rc=$?
+[ "$rc" = 2 ] || fail "--timeout soon: exit $rc: $(cat err)"
 echo "PASS"
