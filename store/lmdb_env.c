@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -289,6 +291,75 @@ int grove__lmdb_read_begin(grove__lmdb_env *e, grove__lmdb_rtxn *rt)
 	}
 }
 
+/*
+ * The map's resident pages.  Every page of data.mdb a process touched
+ * stays mapped, and counts in its RSS, until the map goes: a server that
+ * has read its whole store looks as big as the store, though the pages are
+ * the kernel's page cache, which it reclaims as it likes (a server reading
+ * files with read() shows none of it).  So every DROP_EVERY_MS, after at
+ * least DROP_MIN_TXNS transactions, the mapping's pages are dropped
+ * (MADV_DONTNEED: for a shared file mapping the page cache keeps them,
+ * dirty ones included, and the next touch maps them again for a minor
+ * fault).  This runs while the caller is registered, so no resize can move
+ * the map meanwhile.
+ */
+#define DROP_EVERY_MS 100
+#define DROP_MIN_TXNS 64
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Finds data.mdb's mapping in /proc/self/maps by device and inode (LMDB
+ * does not say where it mapped the file unless asked for a fixed map). */
+static void find_map(grove__lmdb_env *e)
+{
+	char line[4608];
+	mdb_filehandle_t fd;
+	struct stat st;
+	FILE *f;
+
+	e->map_addr = NULL;
+	e->map_addr_gen = atomic_load(&e->map_gen);
+	if (mdb_env_get_fd(e->env, &fd) || fstat(fd, &st) != 0 ||
+		!(f = fopen("/proc/self/maps", "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, ino;
+		unsigned maj, mi;
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mi, &ino) == 5 &&
+			ino == (unsigned long)st.st_ino && maj == major(st.st_dev) &&
+			mi == minor(st.st_dev)) {
+			e->map_addr = (void *)lo;
+			e->map_len = hi - lo;
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static void maybe_drop_map_pages(grove__lmdb_env *e)
+{
+	uint64_t n = atomic_fetch_add(&e->txns_since_drop, 1) + 1, now, last;
+
+	if (n < DROP_MIN_TXNS)
+		return;
+	now = now_ms();
+	last = atomic_load(&e->last_drop_ms);
+	if (now - last < DROP_EVERY_MS || !atomic_compare_exchange_strong(&e->last_drop_ms, &last, now))
+		return;
+	atomic_store(&e->txns_since_drop, 0);
+	pthread_mutex_lock(&e->drop_mu);
+	if (!e->map_addr || e->map_addr_gen != atomic_load(&e->map_gen))
+		find_map(e);
+	if (e->map_addr)
+		madvise(e->map_addr, e->map_len, MADV_DONTNEED);
+	pthread_mutex_unlock(&e->drop_mu);
+}
+
 void grove__lmdb_read_end(grove__lmdb_env *e, grove__lmdb_rtxn *rt)
 {
 	/* The txn must be inactive before the slot is released. */
@@ -297,6 +368,7 @@ void grove__lmdb_read_end(grove__lmdb_env *e, grove__lmdb_rtxn *rt)
 	else
 		mdb_txn_abort(rt->txn);
 	rt->txn = NULL;
+	maybe_drop_map_pages(e);
 	leave(e, rt->slot, rt->registered);
 }
 
@@ -350,6 +422,8 @@ int grove__lmdb_write_txn(grove__lmdb *h, grove__lmdb_write_fn fn, void *arg, co
 			mdb_env_info(e->env, &info);
 			map_size = info.me_mapsize;
 		}
+		if (rc == 0)
+			maybe_drop_map_pages(e);
 		leave(e, none, how);
 		if (rc == 0)
 			break;
@@ -554,6 +628,7 @@ static void env_free(grove__lmdb_env *e)
 	}
 	pthread_mutex_destroy(&e->resize_mu);
 	pthread_mutex_destroy(&e->flush_mu);
+	pthread_mutex_destroy(&e->drop_mu);
 	grove__lmdb_jindex_free(e->jindex);
 	free(e->path);
 	free(e);
@@ -586,6 +661,7 @@ static int env_open(grove__lmdb_env **out, const char *path, const struct stat *
 	e->sync_interval_ms = opts->sync_interval_ms ? opts->sync_interval_ms : 100;
 	pthread_mutex_init(&e->resize_mu, NULL);
 	pthread_mutex_init(&e->flush_mu, NULL);
+	pthread_mutex_init(&e->drop_mu, NULL);
 	if (!(e->path = grove__strdup(path))) {
 		env_free(e);
 		return GROVE_ENOMEM;

@@ -120,6 +120,14 @@ typedef struct grove__lmdb_env {
 	atomic_int sync_error;        /* errno of the last failed background sync */
 
 	grove__lmdb_jindex *jindex; /* pending journal entries seen (lmdb_journal.c) */
+
+	/* Dropping the map's resident pages now and then (lmdb_env.c). */
+	pthread_mutex_t drop_mu;
+	void *map_addr;        /* where data.mdb is mapped; NULL: not found yet */
+	size_t map_len;
+	unsigned map_addr_gen; /* map_gen when map_addr was read */
+	atomic_uint_fast64_t txns_since_drop;
+	atomic_uint_fast64_t last_drop_ms;
 } grove__lmdb_env;
 
 /* A backend handle: a view on a shared environment with its own options. */

@@ -1746,3 +1746,62 @@ Test(lmdb, peeled_ref_values_checked)
 	cr_assert_eq(be->ops->ref_foreach(be, "refs/heads/bad", collect_ref, &l), GROVE_ECORRUPT);
 	be->ops->close(be);
 }
+
+/* --- the map's resident pages ------------------------------------------ */
+
+/* Rss of this process's mapping of the store's data.mdb, in KiB. */
+static long data_map_rss_kb(void)
+{
+	char want[300], line[4608];
+	long rss = -1;
+	int in_map = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+	cr_assert_not_null(f);
+	snprintf(want, sizeof(want), "%s/data.mdb", store_path);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { /* a mapping's first line */
+			line[strcspn(line, "\n")] = '\0';
+			in_map = strstr(line, want) != NULL;
+		} else if (in_map && !strncmp(line, "Rss:", 4)) {
+			rss = strtol(line + 4, NULL, 10);
+			in_map = 0;
+		}
+	}
+	fclose(f);
+	return rss;
+}
+
+/* After reading a whole store, its pages do not stay mapped: a later
+ * stretch of transactions drops them (the page cache keeps them). */
+Test(lmdb, map_pages_are_dropped)
+{
+	enum { N = 200, SIZE = 20000 };
+	static unsigned char data[N][SIZE];
+	grove__object objs[N];
+	rec r[N];
+	grove_backend *be = open_store();
+	for (unsigned i = 0; i < N; i++) {
+		fill_random(data[i], SIZE, 3000 + i);
+		make_rec(&r[i], GROVE_OBJ_BLOB, data[i], SIZE, GROVE__ENC_PLAIN);
+		objs[i] = r[i].obj;
+	}
+	cr_assert_eq(write_objects(be, objs, N), 0, "%s", grove_error_message());
+	for (unsigned i = 0; i < N; i++)
+		expect_content(be, &objs[i].id, GROVE_OBJ_BLOB, data[i], SIZE);
+	long before = data_map_rss_kb();
+	usleep(150 * 1000);
+	for (unsigned i = 0; i < 100; i++)
+		cr_assert_eq(be->ops->exists(be, &objs[i % N].id), 1);
+	long after = data_map_rss_kb();
+	cr_assert_geq(before, 0, "data.mdb mapping not found");
+	cr_log_info("data.mdb mapped: %ld KiB after reading, %ld KiB later", before, after);
+	cr_assert_gt(before, 2000, "reading 4 MB mapped only %ld KiB", before);
+	cr_assert_lt(after, before / 4, "still %ld of %ld KiB mapped", after, before);
+	/* Everything still reads back. */
+	for (unsigned i = 0; i < N; i++)
+		expect_content(be, &objs[i].id, GROVE_OBJ_BLOB, data[i], SIZE);
+	be->ops->close(be);
+	for (unsigned i = 0; i < N; i++)
+		rec_dispose(&r[i]);
+}
