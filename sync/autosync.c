@@ -289,6 +289,7 @@ static int cycle(grove_sync *s, int do_fetch)
 	uint64_t gen = 0;
 	grove_oid local = { { 0 } }, up = { { 0 } };
 	size_t ahead = 0, behind = 0;
+	char why[512] = "";
 	int rc = 0;
 
 	if (do_fetch)
@@ -302,10 +303,19 @@ static int cycle(grove_sync *s, int do_fetch)
 		if (rc == 0)
 			rc = GROVE_ENOTFF; /* unless the next push succeeds */
 	}
+	/* The failure's message, before the reads below reset the thread's
+	 * error (the state said "GROVE_EIO" instead of why). */
+	if (rc < 0) {
+		const char *m = grove_error_message();
+		snprintf(why, sizeof(why), "%s", m && *m ? m : grove_code_name(rc));
+	}
 	if (branch_head_or_zero(s, &local) < 0 || read_ref_or_zero(s->g, s->tracking, &up) < 0 ||
 	    grove__ahead_behind(s->g, &local, &up, &ahead, &behind) < 0) {
-		if (rc == 0)
+		if (rc == 0) {
+			const char *m = grove_error_message();
 			rc = grove_error_code() ? grove_error_code() : GROVE_ERROR;
+			snprintf(why, sizeof(why), "%s", m && *m ? m : grove_code_name(rc));
+		}
 	}
 
 	pthread_mutex_lock(&s->lock);
@@ -321,13 +331,12 @@ static int cycle(grove_sync *s, int do_fetch)
 		s->st.last_error[0] = '\0';
 		s->st.state = GROVE_SYNC_IDLE;
 	} else {
-		const char *m = grove_error_message();
 		s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : s->backoff_min_ms;
 		if (s->backoff_ms > s->backoff_max_ms)
 			s->backoff_ms = s->backoff_max_ms;
 		s->retry_at_ms = now_ms() + s->backoff_ms;
 		s->st.failures++;
-		snprintf(s->st.last_error, sizeof(s->st.last_error), "%s", *m ? m : grove_code_name(rc));
+		snprintf(s->st.last_error, sizeof(s->st.last_error), "%s", why);
 		s->st.state = GROVE_SYNC_BACKING_OFF;
 	}
 	s->st.backlog = (size_t)(s->change_gen - s->handled_gen);
