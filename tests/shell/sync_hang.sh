@@ -15,7 +15,7 @@
 # git:// is grove's own client (sync/native_conn.c), http and https are
 # libgit2's over grove's socket stream (sync/lg2_stream.c): https is a
 # silent server that never starts the TLS handshake.  GROVE_SYNC_TIMEOUT=0
-# waits without limit and SIGINT still ends it ("cancelled").  Takes ~20 s.
+# waits without limit and SIGINT still ends it ("cancelled").
 set -eu
 GROVE=${GROVE:-build/test/grove}
 GROVE=$(cd "$(dirname "$GROVE")" && pwd)/$(basename "$GROVE")
@@ -30,7 +30,7 @@ fail() {
 PIDS=""
 cleanup() {
 	local rc=$? p
-	for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+	for p in $PIDS $(cat "$tmp/proxy.pids" 2>/dev/null); do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
 	exit "$rc"
 }
@@ -48,7 +48,7 @@ unset GROVE_SYNC_TIMEOUT
 proxy_start() {
 	/usr/bin/python3 "$here/lib/hang_proxy.py" "$tmp/proxy-$1-${2:-0}.port" "$1" "${2:-0}" 20000 \
 		</dev/null >/dev/null 2>>"$tmp/proxy.log" &
-	PIDS="$PIDS $!"
+	echo $! >>"$tmp/proxy.pids" # (also when started in a subshell)
 }
 # proxy MODE [UPSTREAM_PORT]: sets PROXY_PORT (starts the proxy if needed).
 proxy() {
@@ -97,8 +97,9 @@ git init -q src
 echo one >src/a.txt
 git -C src add . && git -C src commit -qm c1
 mkdir served
-git clone -q --bare src served/r.git
-git --git-dir=served/r.git config http.receivepack true
+git clone -q --bare src served/git.git
+git clone -q --bare src served/http.git
+git --git-dir=served/http.git config http.receivepack true
 head -c 300000 /dev/urandom >src/big.bin
 git -C src add . && git -C src commit -qm c2
 C2=$(git -C src rev-parse HEAD)
@@ -127,35 +128,36 @@ CONF
 PIDS="$PIDS $!"
 wait_port "$HP"
 
-# run_faults SCHEME URL_OF_PORT_FN UPSTREAM_PORT
+# run_faults SCHEME URL_OF_PORT_FN UPSTREAM_PORT: every fault against the
+# repository served/SCHEME.git; run from a directory of its own (err,
+# local.bin), git:// and http:// at the same time.
 run_faults() {
-	local scheme=$1 upstream=$3 s="lmdb:$tmp/store-$1" before after remote_main url
+	local scheme=$1 upstream=$3 s="lmdb:$tmp/store-$1" before after url R="$tmp/served/$1.git"
 	local mkurl=$2 mode
 	# All of them at once: each python start is slow.
 	for mode in silent fetch-hang fetch-cut push-hang push-cut; do
-		[ $mode = silent ] && proxy_start silent || proxy_start $mode "$upstream"
-		touch "$tmp/proxy.started-$mode-$([ $mode = silent ] && echo 0 || echo "$upstream")"
+		proxy_start $mode "$upstream"
+		touch "$tmp/proxy.started-$mode-$upstream"
 	done
 	"$GROVE" -q clone "$($mkurl "$upstream")" "$s" 2>err || fail "$scheme: clone from the real server: $(cat err)"
-	remote_main=$(git --git-dir=served/r.git rev-parse main)
 	# The remote moves on (c2, 300 KB), the store has a commit of its own (300 KB).
-	git -C src push -q "$tmp/served/r.git" main
+	git -C "$tmp/src" push -q "$R" main
 	head -c 300000 /dev/urandom >local.bin
 	"$GROVE" -q -C "$s" set local.bin <local.bin || fail "$scheme: set"
 	before=$(snap "$s")
 
 	echo "--- $scheme: a remote that never answers"
-	proxy silent
+	proxy silent "$upstream"
 	url=$($mkurl "$PROXY_PORT")
 	"$GROVE" -q -C "$s" remote set-url origin "$url"
-	expect_timeout "$scheme: fetch (silent)" 4 "$GROVE" -q -C "$s" fetch
+	expect_timeout "$scheme: fetch (silent)" 5 "$GROVE" -q -C "$s" fetch
 	grep -q "fetch from 'origin'" err || fail "$scheme: the message does not name the fetch: $(cat err)"
-	expect_timeout "$scheme: push (silent)" 4 "$GROVE" -q -C "$s" push origin main:side
+	expect_timeout "$scheme: push (silent)" 5 "$GROVE" -q -C "$s" push origin main:side
 	if [ "$scheme" = git ]; then
-		expect_timeout "$scheme: clone (silent, --timeout 2)" 5 "$GROVE" -q clone --timeout 2 "$url" "lmdb:$tmp/c-$scheme-silent"
+		expect_timeout "$scheme: clone (silent, --timeout 2)" 6 "$GROVE" -q clone --timeout 2 "$url" "lmdb:$tmp/c-$scheme-silent"
 		grep -q "did not answer for 2 s" err || fail "$scheme: --timeout 2 not used: $(cat err)"
 	else
-		expect_timeout "$scheme: clone (silent)" 4 "$GROVE" -q clone "$url" "lmdb:$tmp/c-$scheme-silent"
+		expect_timeout "$scheme: clone (silent)" 5 "$GROVE" -q clone "$url" "lmdb:$tmp/c-$scheme-silent"
 	fi
 	[ -z "$("$GROVE" -C "lmdb:$tmp/c-$scheme-silent" branch 2>/dev/null)" ] || fail "$scheme: failed clone has branches"
 	after=$(snap "$s")
@@ -168,8 +170,8 @@ run_faults() {
 		url=$($mkurl "$PROXY_PORT")
 		"$GROVE" -q -C "$s" remote set-url origin "$url"
 		if [ $mode = fetch-hang ]; then
-			expect_timeout "$scheme: fetch ($mode)" 4 "$GROVE" -q -C "$s" fetch
-			expect_timeout "$scheme: clone ($mode)" 4 "$GROVE" -q clone "$url" "lmdb:$tmp/c-$scheme-$mode"
+			expect_timeout "$scheme: fetch ($mode)" 5 "$GROVE" -q -C "$s" fetch
+			expect_timeout "$scheme: clone ($mode)" 5 "$GROVE" -q clone "$url" "lmdb:$tmp/c-$scheme-$mode"
 		else
 			expect_failure "$scheme: fetch ($mode)" "$GROVE" -q -C "$s" fetch
 			expect_failure "$scheme: clone ($mode)" "$GROVE" -q clone "$url" "lmdb:$tmp/c-$scheme-$mode"
@@ -186,14 +188,14 @@ run_faults() {
 		url=$($mkurl "$PROXY_PORT")
 		"$GROVE" -q -C "$s" remote set-url origin "$url"
 		if [ $mode = push-hang ]; then
-			expect_timeout "$scheme: push ($mode)" 4 "$GROVE" -q -C "$s" push origin main:side
+			expect_timeout "$scheme: push ($mode)" 5 "$GROVE" -q -C "$s" push origin main:side
 		else
 			expect_failure "$scheme: push ($mode)" "$GROVE" -q -C "$s" push origin main:side
 		fi
 		after=$(snap "$s")
 		[ "$before" = "$after" ] || fail "$scheme: $mode: store changed: $before // $after"
-		git --git-dir=served/r.git rev-parse -q --verify side >/dev/null && fail "$scheme: $mode: the remote has the branch"
-		[ "$(git --git-dir=served/r.git rev-parse main)" = "$C2" ] || fail "$scheme: $mode: the remote's main moved"
+		git --git-dir="$R" rev-parse -q --verify side >/dev/null && fail "$scheme: $mode: the remote has the branch"
+		[ "$(git --git-dir="$R" rev-parse main)" = "$C2" ] || fail "$scheme: $mode: the remote's main moved"
 	done
 	"$GROVE" -C "$s" sync status | grep -q "last push: never" || fail "$scheme: a failed push was recorded as done"
 
@@ -202,24 +204,29 @@ run_faults() {
 	"$GROVE" -q -C "$s" fetch 2>err || fail "$scheme: fetch after the faults: $(cat err)"
 	"$GROVE" -C "$s" show "$C2" >/dev/null || fail "$scheme: c2 not fetched"
 	"$GROVE" -q -C "$s" push origin main:side 2>err || fail "$scheme: push after the faults: $(cat err)"
-	[ "$(git --git-dir=served/r.git rev-parse side)" = "$("$GROVE" -C "$s" log -n1 | sed -n 's/^commit //p')" ] ||
+	[ "$(git --git-dir="$R" rev-parse side)" = "$("$GROVE" -C "$s" log -n1 | sed -n 's/^commit //p')" ] ||
 		fail "$scheme: pushed branch differs"
-	git --git-dir=served/r.git fsck --strict 2>&1 | grep -v "^dangling" && fail "$scheme: git fsck of the remote"
-	# Back to the state before, for the next scheme.
-	git --git-dir=served/r.git update-ref -d refs/heads/side
-	git --git-dir=served/r.git update-ref refs/heads/main "$remote_main"
+	git --git-dir="$R" fsck --strict 2>&1 | grep -v "^dangling" && fail "$scheme: git fsck of the remote"
+	echo "PASS $scheme"
 }
 
-git_url() { echo "git://127.0.0.1:$1/r.git"; }
-http_url() { echo "http://127.0.0.1:$1/git/r.git"; }
+git_url() { echo "git://127.0.0.1:$1/git.git"; }
+http_url() { echo "http://127.0.0.1:$1/git/http.git"; }
 
-run_faults git git_url "$P"
-[ -n "${SKIP_HTTP:-}" ] || run_faults http http_url "$HP"
+mkdir w-git w-http
+(cd w-git && run_faults git git_url "$P") >log-git 2>&1 &
+gpid=$!
+(cd w-http && run_faults http http_url "$HP") >log-http 2>&1 &
+hpid=$!
+grc=0; wait $gpid || grc=$?
+hrc=0; wait $hpid || hrc=$?
+cat log-git log-http
+[ $grc = 0 ] && [ $hrc = 0 ] || fail "git:// exit $grc, http:// exit $hrc"
 
 # https: libgit2's TLS stream runs over grove's socket stream, so a server
 # that accepts and never starts the handshake times out the same way.
-proxy silent
-expect_timeout "https: clone (silent)" 4 "$GROVE" -q clone "https://127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-https"
+proxy silent 1
+expect_timeout "https: clone (silent)" 5 "$GROVE" -q clone "https://127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-https"
 [ -z "$("$GROVE" -C "lmdb:$tmp/c-https" branch 2>/dev/null)" ] || fail "https: failed clone has branches"
 # GROVE_SYNC_TIMEOUT=0: no timeout; SIGINT still ends the wait (cancel flag).
 t0=$(date +%s)
