@@ -7,7 +7,6 @@
 #include "store.h"
 
 #include <ctype.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -882,29 +881,6 @@ static void load_floating(grove__dav_report *r)
 	free(clark);
 	if (p && !p->is_xml)
 		r->floating = grove__caldav_tz_from_text(p->value);
-}
-
-/*
- * glibc raises its mmap threshold to the size of the largest block freed
- * (up to 32 MiB), so once a 100,000-entry collection tree (~8 MiB of
- * entries) has been freed, every later tree lands on the main heap.  Its
- * free chunks then lie across hundreds of MiB, and the small allocations
- * of each request (the XML parser's names, node records) paid a cache
- * miss per chunk unlinked: at 100,000 members a third of a multiget went
- * to malloc, against a tenth at 1,000.  A fixed threshold of 1 MiB keeps
- * big blocks in their own mappings (returned to the system when freed) and
- * the heap small.  This is process-wide and must hold before the first
- * big block is freed, so it is set when the program starts (the server's
- * objects are linked into the grove program only, not into libgrove).
- * The price is paid by writes into huge collections: their multi-MiB tree
- * buffers become fresh mappings (page faults), measured at 100,000 members
- * as ~17 -> ~30 ms CPU per PUT; at 10,000 (trees under 1 MiB) no change.
- */
-#define MMAP_THRESHOLD ((int)1 << 20)
-
-__attribute__((constructor)) static void tune_malloc(void)
-{
-	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 }
 
 void grove__dav_do_report(grove__dav_ctx *c)
