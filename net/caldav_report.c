@@ -93,44 +93,58 @@ static void plan(query_arg *q)
 	}
 }
 
+/* What a member's summary says of a query: may it match, and is that
+ * decided without parsing?  (Run on the cached summary in place.) */
+typedef struct {
+	const query_arg *q;
+	int may, decided;
+} query_verdict;
+
+static int judge_summary(const grove__dav_summary *sum, void *arg)
+{
+	query_verdict *v = arg;
+	const query_arg *q = v->q;
+	int may = grove__dav_summary_may_match(sum, q->need, q->has_range, q->lo, q->hi);
+	if (may && q->uid_match && sum->uid && !sum->uid_mixed && !sum->bad) {
+		char *text = grove__dav_xml_text(q->uid_match);
+		const char *coll = grove__dav_xml_attr(q->uid_match, "collation");
+		const char *neg = grove__dav_xml_attr(q->uid_match, "negate-condition");
+		int m = text ? grove__dav_text_match(sum->uid, text, coll ? coll : "i;ascii-casemap",
+						     "contains")
+			     : -1;
+		free(text);
+		if (m >= 0)
+			may = (neg && strcmp(neg, "yes") == 0) ? !m : m;
+	}
+	int decided = may && q->vevent_range_only && q->has_range && sum->nspans &&
+		      !sum->floating && !sum->bad;
+	if (decided) {
+		/* the overlap test the full evaluation would run on each
+		 * instance (the summary kept what grove__caldav_instances gave) */
+		grove__caldav_inst in;
+		memset(&in, 0, sizeof(in));
+		in.has_start = 1;
+		may = 0;
+		for (size_t i = 0; i < sum->nspans && !may; i++) {
+			in.start = sum->spans[2 * i];
+			in.end = sum->spans[2 * i + 1];
+			may = grove__caldav_inst_overlaps(ICAL_VEVENT_COMPONENT, &in, q->lo, q->hi);
+		}
+	}
+	v->may = may;
+	v->decided = decided;
+	return 0;
+}
+
 static int query_member(grove__dav_report *r, const char *name, const char *key,
 			const grove_oid *blob, void *arg)
 {
 	query_arg *q = arg;
 	if (q->need || q->has_range) {
-		grove__dav_summary sum;
-		if (grove__dav_summary_get(r->c->srv->st.g, blob, DAV_CAL, NULL, 0, &sum) < 0)
+		query_verdict v = { q, 0, 0 };
+		if (grove__dav_summary_visit(r->c->srv->st.g, blob, DAV_CAL, judge_summary, &v) < 0)
 			return 500;
-		int may = grove__dav_summary_may_match(&sum, q->need, q->has_range, q->lo, q->hi);
-		if (may && q->uid_match && sum.uid && !sum.uid_mixed && !sum.bad) {
-			char *text = grove__dav_xml_text(q->uid_match);
-			const char *coll = grove__dav_xml_attr(q->uid_match, "collation");
-			const char *neg = grove__dav_xml_attr(q->uid_match, "negate-condition");
-			int m = text ? grove__dav_text_match(sum.uid, text, coll ? coll : "i;ascii-casemap",
-							     "contains")
-				     : -1;
-			free(text);
-			if (m >= 0)
-				may = (neg && strcmp(neg, "yes") == 0) ? !m : m;
-		}
-		int decided = may && q->vevent_range_only && q->has_range && sum.nspans &&
-			      !sum.floating && !sum.bad;
-		if (decided) {
-			/* the overlap test the full evaluation would run on each
-			 * instance (the summary kept what grove__caldav_instances
-			 * gave) */
-			grove__caldav_inst in;
-			memset(&in, 0, sizeof(in));
-			in.has_start = 1;
-			may = 0;
-			for (size_t i = 0; i < sum.nspans && !may; i++) {
-				in.start = sum.spans[2 * i];
-				in.end = sum.spans[2 * i + 1];
-				may = grove__caldav_inst_overlaps(ICAL_VEVENT_COMPONENT, &in, q->lo,
-								  q->hi);
-			}
-		}
-		grove__dav_summary_dispose(&sum);
+		int may = v.may, decided = v.decided;
 		if (!may)
 			return 0;
 		if (decided) {

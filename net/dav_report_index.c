@@ -110,6 +110,23 @@ static int copy_summary(grove__dav_summary *dst, const grove__dav_summary *src)
 	return 0;
 }
 
+/* The summary kept in sl, its uid and spans borrowed from the slot. */
+static void view_of_slot(grove__dav_summary *v, const slot *sl)
+{
+	memset(v, 0, sizeof(*v));
+	v->family = (grove__dav_family)sl->family;
+	v->uid = sl->uid;
+	v->uid_mixed = sl->uid_mixed;
+	v->kinds = sl->kinds;
+	v->bounded = sl->bounded;
+	v->floating = sl->floating;
+	v->start = (time_t)sl->start;
+	v->end = (time_t)sl->end;
+	v->spans = sl->spans;
+	v->nspans = sl->nspans;
+	v->bad = sl->bad;
+}
+
 /* The summary kept in sl, copied into *dst. */
 static int copy_from_slot(grove__dav_summary *dst, const slot *sl)
 {
@@ -309,6 +326,28 @@ static void summarize_vcard(const char *data, size_t len, grove__dav_summary *s)
 		grove__sbuf_dispose(&u);
 		return;
 	}
+}
+
+int grove__dav_summary_visit(grove *g, const grove_oid *blob, grove__dav_family fam,
+	int (*fn)(const grove__dav_summary *s, void *arg), void *arg)
+{
+	grove__dav_summary s;
+	int rc;
+
+	pthread_mutex_lock(&lock);
+	slot *hit = slots ? find(blob, fam) : NULL;
+	if (hit) {
+		view_of_slot(&s, hit);
+		rc = fn(&s, arg);
+		pthread_mutex_unlock(&lock);
+		return rc;
+	}
+	pthread_mutex_unlock(&lock);
+	if ((rc = grove__dav_summary_get(g, blob, fam, NULL, 0, &s)) < 0)
+		return rc;
+	rc = fn(&s, arg);
+	grove__dav_summary_dispose(&s);
+	return rc;
 }
 
 int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fam,

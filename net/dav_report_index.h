@@ -41,6 +41,11 @@ typedef struct {
 int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fam,
 			   const char *data, size_t len, grove__dav_summary *out);
 void grove__dav_summary_dispose(grove__dav_summary *s);
+/* Calls fn with the summary of blob, without copying it: under the index's
+ * lock when it is cached, so fn must be quick and take no locks (a query's
+ * per-member test).  Returns fn's result or a grove error code. */
+int grove__dav_summary_visit(grove *g, const grove_oid *blob, grove__dav_family fam,
+	int (*fn)(const grove__dav_summary *s, void *arg), void *arg);
 /* 1 when the object's UID is uid, 0 when not, or a grove error code (no
  * copy is made on a cache hit). */
 int grove__dav_summary_has_uid(grove *g, const grove_oid *blob, grove__dav_family fam,
