@@ -7,8 +7,10 @@
 #include <git2/sys/stream.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
 #include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,10 @@ typedef struct {
 	unsigned timeout_ms;
 	const volatile int *cancel;
 	grove__lg2_stream_ctx *ctx;
+	/* The watchdog (for a socket libssh2 uses directly): */
+	pthread_t watchdog;
+	int watching, stop, used; /* used: our read/write run (atomic) */
+	uint64_t connected_ms;
 } lg2_stream;
 
 static _Thread_local grove__lg2_stream_ctx *current_ctx;
@@ -45,7 +51,7 @@ static int cancelled(lg2_stream *st)
 	if (!st->cancel || !*st->cancel)
 		return 0;
 	if (st->ctx)
-		st->ctx->cancelled = 1;
+		__atomic_store_n(&st->ctx->cancelled, 1, __ATOMIC_RELEASE);
 	git_error_set_str(GIT_ERROR_NET, "cancelled");
 	return 1;
 }
@@ -60,9 +66,9 @@ static int timed_out(lg2_stream *st, uint64_t since_ms, const char *doing)
 		snprintf(msg, sizeof(msg), "%s: no answer for %s", doing, t);
 	else
 		snprintf(msg, sizeof(msg), "the remote did not answer for %s", t);
-	if (st->ctx) {
-		st->ctx->timed_out = 1;
+	if (st->ctx && !__atomic_load_n(&st->ctx->timed_out, __ATOMIC_ACQUIRE)) {
 		snprintf(st->ctx->message, sizeof(st->ctx->message), "%s", msg);
+		__atomic_store_n(&st->ctx->timed_out, 1, __ATOMIC_RELEASE);
 	}
 	git_error_set_str(GIT_ERROR_NET, msg);
 	return 1;
@@ -100,6 +106,48 @@ static void keepalive(int fd, unsigned timeout_ms)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
+}
+
+/*
+ * ssh: libssh2 reads and writes the socket itself, so neither the cancel
+ * flag nor a silent server reaches our read/write.  This thread watches
+ * the socket while our read/write are not used: once the flag is set, or
+ * while the server has sent nothing at all (an ssh server's banner comes
+ * at once) for the timeout, it shuts the socket down, which ends libssh2's
+ * wait with an error.  Later silence is not judged here: the client may
+ * be busy (building a pack) while the server waits for it.
+ */
+static void *watch(void *arg)
+{
+	lg2_stream *st = arg;
+	/* No git_error_set here: libgit2's errors are per thread. */
+	for (;;) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+		poll(NULL, 0, POLL_MS);
+		if (__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE) || __atomic_load_n(&st->used, __ATOMIC_ACQUIRE))
+			return NULL;
+		if (st->cancel && *st->cancel) {
+			if (st->ctx)
+				__atomic_store_n(&st->ctx->cancelled, 1, __ATOMIC_RELEASE);
+			break;
+		}
+		memset(&ti, 0, sizeof(ti));
+		if (!st->timeout_ms || getsockopt(st->s, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+		    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
+			continue;
+		if (ti.tcpi_bytes_received == 0 && grove__sync_now_ms() - st->connected_ms >= st->timeout_ms) {
+			if (st->ctx && !__atomic_load_n(&st->ctx->timed_out, __ATOMIC_ACQUIRE)) {
+				char t[32];
+				snprintf(st->ctx->message, sizeof(st->ctx->message), "the remote did not answer for %s",
+					grove__sync_timeout_text(st->timeout_ms, t, sizeof(t)));
+				__atomic_store_n(&st->ctx->timed_out, 1, __ATOMIC_RELEASE);
+			}
+			break;
+		}
+	}
+	shutdown(st->s, SHUT_RDWR);
+	return NULL;
 }
 
 static int stream_connect(git_stream *stream)
@@ -152,13 +200,26 @@ static int stream_connect(git_stream *stream)
 	 * reads and writes wait in poll() first and send with MSG_DONTWAIT. */
 	fcntl(st->s, F_SETFL, fcntl(st->s, F_GETFL) & ~O_NONBLOCK);
 	keepalive(st->s, st->timeout_ms);
+	st->connected_ms = grove__sync_now_ms();
+	if ((st->timeout_ms || st->cancel) && pthread_create(&st->watchdog, NULL, watch, st) == 0)
+		st->watching = 1;
 	return 0;
+}
+
+static void watch_stop(lg2_stream *st)
+{
+	if (!st->watching)
+		return;
+	__atomic_store_n(&st->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(st->watchdog, NULL);
+	st->watching = 0;
 }
 
 static ssize_t stream_read(git_stream *stream, void *data, size_t len)
 {
 	lg2_stream *st = (lg2_stream *)stream;
 	uint64_t since = grove__sync_now_ms();
+	__atomic_store_n(&st->used, 1, __ATOMIC_RELEASE);
 	for (;;) {
 		ssize_t n;
 		if (wait_fd(st, POLLIN, since, NULL) < 0)
@@ -179,6 +240,7 @@ static ssize_t stream_write(git_stream *stream, const char *data, size_t len, in
 	uint64_t since = grove__sync_now_ms();
 	size_t done = 0;
 	(void)flags;
+	__atomic_store_n(&st->used, 1, __ATOMIC_RELEASE);
 	while (done < len) {
 		ssize_t n = send(st->s, data + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n >= 0) {
@@ -200,6 +262,7 @@ static ssize_t stream_write(git_stream *stream, const char *data, size_t len, in
 static int stream_close(git_stream *stream)
 {
 	lg2_stream *st = (lg2_stream *)stream;
+	watch_stop(st);
 	if (st->s >= 0)
 		close(st->s);
 	st->s = -1;
@@ -209,6 +272,7 @@ static int stream_close(git_stream *stream)
 static void stream_free(git_stream *stream)
 {
 	lg2_stream *st = (lg2_stream *)stream;
+	watch_stop(st);
 	if (st->s >= 0)
 		close(st->s);
 	free(st->host);

@@ -16,10 +16,12 @@
  * ssh: libgit2 1.5 hands the socket itself to libssh2 (it reads the field
  * after parent, host and port, which is why our stream keeps that layout)
  * and libssh2 then reads and writes it directly, waiting without limit
- * (libssh2_session_set_timeout is not reachable through libgit2 1.5).  So
- * for ssh only the connection itself is bounded, plus TCP_USER_TIMEOUT
- * and keepalives for a peer that is gone; a live ssh server that stops
- * answering is not detected.
+ * (libssh2_session_set_timeout is not reachable through libgit2 1.5).  A
+ * watchdog thread per such socket shuts it down when the cancel flag is
+ * set, or when the server has sent nothing at all for the timeout (an ssh
+ * server's banner comes at once).  Silence later in an ssh session is not
+ * judged (the client may be busy building a pack while the server waits);
+ * TCP_USER_TIMEOUT and keepalives catch a peer that is gone.
  */
 #ifndef GROVE_SYNC_LG2_STREAM_H
 #define GROVE_SYNC_LG2_STREAM_H

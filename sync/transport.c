@@ -66,9 +66,9 @@ static int lg2_fail(grove__transport *t, int lgerr)
 	const git_error *e = git_error_last();
 	const char *m = e && e->message ? e->message : "unknown libgit2 error";
 	/* Before libgit2's message: TLS reports our read's failure as its own. */
-	if (t->streams.cancelled)
+	if (__atomic_load_n(&t->streams.cancelled, __ATOMIC_ACQUIRE))
 		return fail_msg(t, GROVE_ERROR, "cancelled");
-	if (t->streams.timed_out)
+	if (__atomic_load_n(&t->streams.timed_out, __ATOMIC_ACQUIRE))
 		return fail_msg(t, GROVE_EIO, t->streams.message);
 	if (t->sink.failed_code && t->sink.failed_code != GROVE_ERROR)
 		return fail_msg(t, t->sink.failed_code, t->sink.failed_msg ? t->sink.failed_msg : m);

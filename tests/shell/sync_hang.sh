@@ -14,7 +14,8 @@
 #    stops reading / closes the connection.
 # git:// is grove's own client (sync/native_conn.c), http and https are
 # libgit2's over grove's socket stream (sync/lg2_stream.c): https is a
-# silent server that never starts the TLS handshake.  GROVE_SYNC_TIMEOUT=0
+# silent server that never starts the TLS handshake, ssh one that never
+# sends its banner (only that first silence is judged for ssh).  GROVE_SYNC_TIMEOUT=0
 # waits without limit and SIGINT still ends it ("cancelled").
 set -eu
 GROVE=${GROVE:-build/test/grove}
@@ -228,6 +229,10 @@ cat log-git log-http
 proxy silent 1
 expect_timeout "https: clone (silent)" 5 "$GROVE" -q clone "https://127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-https"
 [ -z "$("$GROVE" -C "lmdb:$tmp/c-https" branch 2>/dev/null)" ] || fail "https: failed clone has branches"
+# ssh: libssh2 reads the socket itself; a server that never sends its
+# banner is still timed out (sync/lg2_stream.c's watchdog).
+expect_timeout "ssh: clone (silent)" 5 "$GROVE" -q clone "ssh://git@127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-ssh"
+[ -z "$("$GROVE" -C "lmdb:$tmp/c-ssh" branch 2>/dev/null)" ] || fail "ssh: failed clone has branches"
 # GROVE_SYNC_TIMEOUT=0: no timeout; SIGINT still ends the wait (cancel flag).
 t0=$(date +%s)
 GROVE_SYNC_TIMEOUT=0 "$GROVE" -q clone "http://127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-int" 2>err &
@@ -238,6 +243,15 @@ kill -INT $cpid
 rc=0; wait $cpid || rc=$?
 [ "$rc" != 0 ] && grep -q cancelled err || fail "SIGINT during a silent http clone: exit $rc: $(cat err)"
 echo "ok: no timeout, interrupted: exit $rc: $(tail -1 err)"
+t0=$(date +%s)
+GROVE_SYNC_TIMEOUT=0 "$GROVE" -q clone "ssh://git@127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-int-ssh" 2>err &
+cpid=$!
+sleep 1.2
+kill -0 $cpid 2>/dev/null || fail "ssh, GROVE_SYNC_TIMEOUT=0: gave up: $(cat err)"
+kill -INT $cpid
+rc=0; wait $cpid || rc=$?
+[ "$rc" != 0 ] && grep -q cancelled err || fail "SIGINT during a silent ssh clone: exit $rc: $(cat err)"
+echo "ok: ssh, no timeout, interrupted: exit $rc: $(tail -1 err)"
 # A bad --timeout is a usage error.
 rc=0; "$GROVE" -q -C "lmdb:$tmp/store-git" fetch --timeout soon 2>err || rc=$?
 [ "$rc" = 2 ] || fail "--timeout soon: exit $rc: $(cat err)"
