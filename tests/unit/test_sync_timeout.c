@@ -1,9 +1,10 @@
 /* The inactivity timeout of sync transfers (sync/timeout.c, the native
  * client's waits in sync/native_conn.c, libgit2's sockets in
  * sync/lg2_stream.c) against a loopback server that accepts connections
- * and never answers: fetch and push over git:// and http:// fail after
- * GROVE_SYNC_TIMEOUT with "the remote did not answer", the store's refs
- * unchanged and the error recorded; with no timeout the cancel flag still
+ * and never answers: fetch and push over git://, http:// and ssh:// fail
+ * after GROVE_SYNC_TIMEOUT with "the remote did not answer" (ssh: a server
+ * that never sends its banner), the store's refs unchanged and the error
+ * recorded; with no timeout the cancel flag still
  * ends the wait; the background sync (grove_sync) gives up on a silent
  * upstream, keeps the write, and stops promptly.  (The CLI, real servers
  * and connections cut mid-pack: tests/shell/sync_hang.sh.) */
@@ -147,6 +148,9 @@ Test(sync_timeout, fetch_git_silent) { timeout_case("git", 0); }
 Test(sync_timeout, push_git_silent) { timeout_case("git", 1); }
 Test(sync_timeout, fetch_http_silent) { timeout_case("http", 0); }
 Test(sync_timeout, push_http_silent) { timeout_case("http", 1); }
+/* ssh: libssh2 reads the socket itself; the watchdog judges the banner. */
+Test(sync_timeout, fetch_ssh_silent) { timeout_case("ssh", 0); }
+Test(sync_timeout, push_ssh_silent) { timeout_case("ssh", 1); }
 
 static volatile int cancel_flag;
 
@@ -188,6 +192,7 @@ static void cancel_case(const char *scheme)
 
 Test(sync_timeout, cancel_git_without_timeout) { cancel_case("git"); }
 Test(sync_timeout, cancel_http_without_timeout) { cancel_case("http"); }
+Test(sync_timeout, cancel_ssh_without_timeout) { cancel_case("ssh"); }
 
 Test(sync_timeout, setting)
 {
