@@ -1,6 +1,7 @@
 /* REPORT: dispatch on the body's root element, and what the reports share
  * (object responses, walking a collection's members, text matching). */
 #include "dav_report.h"
+#include "dav_report_index.h"
 #include "dav_journal.h"
 #include "error.h"
 #include "object.h"
@@ -435,13 +436,20 @@ int grove__dav_report_members(grove__dav_report *r, grove__dav_member_fn fn, voi
 		return 500;
 	grove__sbuf key = GROVE_SBUF_INIT;
 	int status = 0;
+	size_t klen = strlen(r->target.key);
 	for (size_t i = 0; i < list.count && status == 0; i++) {
 		const grove_entry *en = &list.entries[i];
+		/* A member's summary a few steps ahead: its index lines are then
+		 * in the cache when a query asks (10,000 scattered probes). */
+		if (i + 8 < list.count)
+			grove__dav_summary_prefetch(&list.entries[i + 8].id);
 		if (en->kind == GROVE_KIND_DIR || en->kind == GROVE_KIND_SUBMODULE ||
 		    en->name[0] == '.')
 			continue;
-		grove__sbuf_reset(&key);
-		if (grove__sbuf_printf(&key, "%s/%s", r->target.key, en->name) < 0) {
+		key.len = 0;
+		if (grove__sbuf_put(&key, r->target.key, klen) < 0 ||
+			grove__sbuf_putc(&key, '/') < 0 ||
+			grove__sbuf_put(&key, en->name, strlen(en->name) + 1) < 0) {
 			status = 500;
 			break;
 		}

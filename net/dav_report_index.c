@@ -328,6 +328,14 @@ static void summarize_vcard(const char *data, size_t len, grove__dav_summary *s)
 	}
 }
 
+void grove__dav_summary_prefetch(const grove_oid *blob)
+{
+	/* Read without the lock: a hint, and the arrays, once made, stay. */
+	uint32_t *t = __atomic_load_n(&tags, __ATOMIC_ACQUIRE);
+	if (t)
+		__builtin_prefetch(&t[set_of(blob) * WAYS]);
+}
+
 int grove__dav_summary_visit(grove *g, const grove_oid *blob, grove__dav_family fam,
 	int (*fn)(const grove__dav_summary *s, void *arg), void *arg)
 {
@@ -356,16 +364,18 @@ int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fa
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&lock);
 	if (!slots) {
+		uint32_t *t = grove__calloc((size_t)SETS * WAYS, sizeof(*t));
 		slots = grove__calloc((size_t)SETS * WAYS, sizeof(*slots));
 		next_way = grove__calloc(SETS, 1);
-		tags = grove__calloc((size_t)SETS * WAYS, sizeof(*tags));
-		if (!slots || !next_way || !tags) {
+		if (!slots || !next_way || !t) {
 			free(slots);
 			free(next_way);
-			free(tags);
+			free(t);
 			slots = NULL;
 			next_way = NULL;
-			tags = NULL;
+		} else {
+			/* published last: grove__dav_summary_prefetch reads it unlocked */
+			__atomic_store_n(&tags, t, __ATOMIC_RELEASE);
 		}
 	}
 	int rc = 1;

@@ -41,6 +41,8 @@ typedef struct {
 int grove__dav_summary_get(grove *g, const grove_oid *blob, grove__dav_family fam,
 			   const char *data, size_t len, grove__dav_summary *out);
 void grove__dav_summary_dispose(grove__dav_summary *s);
+/* A hint that blob's summary is about to be asked for. */
+void grove__dav_summary_prefetch(const grove_oid *blob);
 /* Calls fn with the summary of blob, without copying it: under the index's
  * lock when it is cached, so fn must be quick and take no locks (a query's
  * per-member test).  Returns fn's result or a grove error code. */
