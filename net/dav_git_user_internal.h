@@ -1,11 +1,14 @@
-/* dav_git_user_internal.h - the push checks of the per-user git view,
- * shared by dav_git.c and dav_git_user_check.c. */
+/* dav_git_user_internal.h - what the per-user git view files share:
+ * the push checks (dav_git.c, dav_git_user_check.c) and a ref helper. */
 #ifndef GROVE_NET_DAV_GIT_USER_INTERNAL_H
 #define GROVE_NET_DAV_GIT_USER_INTERNAL_H
 
 #include "dav_git_user.h"
 
 struct grove__receive;
+
+/* A ref's value in g; zeros when it does not exist (dav_git_user_project.c). */
+int grove__dav_user_ref_or_zero(grove *g, const char *ref, grove_oid *out);
 
 /*
  * 0 when everything new_tip reaches is either in the push or reachable

@@ -1,6 +1,7 @@
 /* dav_git_user_project.c - deriving a user's projection of the DAV branch
  * (see dav_git_user.h). */
 #include "dav_git_user.h"
+#include "dav_git_user_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ int grove__dav_user_refs(const char *user, char *head, char *source, size_t size
 }
 
 /* A ref's value; zeros when it does not exist. */
-static int ref_or_zero(grove *g, const char *ref, grove_oid *out)
+int grove__dav_user_ref_or_zero(grove *g, const char *ref, grove_oid *out)
 {
 	int rc = grove_ref_read(g, ref, out);
 	if (rc == GROVE_ENOTFOUND) {
@@ -165,9 +166,9 @@ static int project_once(grove *g, const char *branch_ref, const char *head_ref,
 	oid_list chain = { 0 };
 	int rc, found, have_prev = 0;
 
-	if ((rc = ref_or_zero(g, branch_ref, &tip)) < 0 ||
-	    (rc = ref_or_zero(g, head_ref, &proj)) < 0 ||
-	    (rc = ref_or_zero(g, source_ref, &source)) < 0)
+	if ((rc = grove__dav_user_ref_or_zero(g, branch_ref, &tip)) < 0 ||
+	    (rc = grove__dav_user_ref_or_zero(g, head_ref, &proj)) < 0 ||
+	    (rc = grove__dav_user_ref_or_zero(g, source_ref, &source)) < 0)
 		return rc;
 	*head = proj;
 	if (!grove_oid_cmp(&tip, &source) || grove_oid_is_zero(&tip))

@@ -1,6 +1,7 @@
 /* dav_git_user_view.c - a user's git view of the DAV store, and how a push
  * to it lands on the DAV branch (see dav_git_user.h). */
 #include "dav_git_user.h"
+#include "dav_git_user_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -182,17 +183,6 @@ static void meta_dispose(pushed_meta *m)
 	free(m->message);
 }
 
-static int ref_or_zero(grove *g, const char *ref, grove_oid *out)
-{
-	int rc = grove_ref_read(g, ref, out);
-	if (rc == GROVE_ENOTFOUND) {
-		memset(out, 0, sizeof(*out));
-		grove_error_clear();
-		return 0;
-	}
-	return rc;
-}
-
 /*
  * One attempt at landing pushed commit `pushed` (tree `tree`): 0 done,
  * 1 lost a race with another writer (try again), < 0 error (including
@@ -211,8 +201,8 @@ static int land_once(user_view *v, const grove_oid *expected, int check_old,
 	if (check_old && grove_oid_cmp(&proj, expected) != 0)
 		return grove__error_set(GROVE_EHEADMOVED,
 			"%s changed since it was fetched", DAV_GIT_USER_BRANCH_REF);
-	if ((rc = ref_or_zero(v->g, v->branch_ref, &tip)) < 0 ||
-	    (rc = ref_or_zero(v->g, v->source_ref, &source)) < 0)
+	if ((rc = grove__dav_user_ref_or_zero(v->g, v->branch_ref, &tip)) < 0 ||
+	    (rc = grove__dav_user_ref_or_zero(v->g, v->source_ref, &source)) < 0)
 		return rc;
 	if (grove_oid_cmp(&tip, &source) != 0)
 		return 1; /* the branch moved after the projection caught up */
