@@ -183,28 +183,36 @@ static const cli_command commands[] = {
 	  "stored: use $GROVE_REMOTE_USER with $GROVE_REMOTE_PASSWORD or $GROVE_REMOTE_TOKEN.\n\n"
 	  "  -v, --verbose   list URLs too",
 	  "Manage the store's remotes" },
-	{ "clone", cmd_clone, "grove clone [--ca-file FILE] [--ssh-key FILE] URL LOCATION\n\n"
+	{ "clone", cmd_clone, "grove clone [--ca-file FILE] [--ssh-key FILE] [--timeout SECONDS] URL LOCATION\n\n"
 	  "Creates the store LOCATION from the git repository at URL: remote \"origin\",\n"
 	  "a local branch for each remote branch (with it as upstream), the remote's\n"
 	  "HEAD branch as the store's.  Progress on a terminal unless -q.\n\n"
 	  "  --ca-file FILE   also trust the CA certificates in FILE for https\n"
-	  "  --ssh-key FILE   ssh private key (default: $GROVE_SSH_KEY, else the ssh agent)",
+	  "  --ssh-key FILE   ssh private key (default: $GROVE_SSH_KEY, else the ssh agent)\n"
+  "  --timeout SECONDS   give up on a remote silent this long (default\n"
+	  "                      $GROVE_SYNC_TIMEOUT, else 60; 0: wait forever)",
 	  "Create a store from a git remote" },
-	{ "fetch", cmd_fetch, "grove fetch [--ca-file FILE] [--ssh-key FILE] [REMOTE]\n\n"
+	{ "fetch", cmd_fetch, "grove fetch [--ca-file FILE] [--ssh-key FILE] [--timeout SECONDS] [REMOTE]\n\n"
 	  "Downloads the branches and new tags of REMOTE (default origin) into\n"
-	  "refs/remotes/REMOTE/ and refs/tags/; the store's branches do not move.",
+	  "refs/remotes/REMOTE/ and refs/tags/; the store's branches do not move.\n\n"
+  "  --timeout SECONDS   give up on a remote silent this long (default\n"
+	  "                      $GROVE_SYNC_TIMEOUT, else 60; 0: wait forever)",
 	  "Download from a remote" },
-	{ "pull", cmd_pull, "grove pull [-m MESSAGE] [--ca-file FILE] [--ssh-key FILE] [REMOTE] [BRANCH]\n\n"
+	{ "pull", cmd_pull, "grove pull [-m MESSAGE] [--ca-file FILE] [--ssh-key FILE] [--timeout SECONDS] [REMOTE] [BRANCH]\n\n"
 	  "Fetches, then merges the upstream of the branch (or REMOTE's branch of the\n"
 	  "same name) into it, like grove merge; conflicts leave the branch unchanged\n"
 	  "and exit 1.\n\n"
-	  "  -m, --message MESSAGE   merge commit message",
+	  "  -m, --message MESSAGE   merge commit message\n"
+  "  --timeout SECONDS   give up on a remote silent this long (default\n"
+	  "                      $GROVE_SYNC_TIMEOUT, else 60; 0: wait forever)",
 	  "Fetch and merge from a remote" },
-	{ "push", cmd_push, "grove push [-f] [--ca-file FILE] [--ssh-key FILE] [REMOTE] [REFSPEC...]\n\n"
+	{ "push", cmd_push, "grove push [-f] [--ca-file FILE] [--ssh-key FILE] [--timeout SECONDS] [REMOTE] [REFSPEC...]\n\n"
 	  "Sends branches to REMOTE (default origin).  REFSPEC: BRANCH, SRC:DST or\n"
 	  "+SRC:DST; default the branch (--branch or HEAD's).  A non-fast-forward\n"
 	  "update is refused with exit 1 (pull first) unless forced.\n\n"
-	  "  -f, --force   allow non-fast-forward updates",
+	  "  -f, --force   allow non-fast-forward updates\n"
+  "  --timeout SECONDS   give up on a remote silent this long (default\n"
+	  "                      $GROVE_SYNC_TIMEOUT, else 60; 0: wait forever)",
 	  "Send branches to a remote" },
 	{ "sync", cmd_sync, "grove sync status\n\n"
 	  "Per remote: URL, last fetch, last push, last error.  Per branch: its\n"
