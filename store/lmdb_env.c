@@ -172,11 +172,6 @@ static int anything_registered(grove__lmdb_env *e)
 }
 
 /*
- * Changes the map size: to what another process set (failed_size 0, after
- * MDB_MAP_RESIZED) or to at least twice failed_size (after MDB_MAP_FULL).
- * Waits until no transaction of this env is active in the process.
- */
-/*
  * GROVE_RELAXED opens the map writable (MDB_WRITEMAP): a commit then
  * stores into the page cache through the map instead of one pwrite per
  * page, about a fifth of a small commit's CPU.  A store into a hole of a
@@ -197,6 +192,11 @@ static int reserve_map(grove__lmdb_env *e)
 	return posix_fallocate(fd, 0, (off_t)info.me_mapsize);
 }
 
+/*
+ * Changes the map size: to what another process set (failed_size 0, after
+ * MDB_MAP_RESIZED) or to at least twice failed_size (after MDB_MAP_FULL).
+ * Waits until no transaction of this env is active in the process.
+ */
 static int map_resize(grove__lmdb_env *e, size_t failed_size)
 {
 	MDB_envinfo info, before;
