@@ -414,6 +414,19 @@ static int lmdb_flush(grove_backend *be)
 	return grove__lmdb_sync(e);
 }
 
+/* Adds a stored record's bytes (damaged: raw_size) and delta-ness to st. */
+static void count_record(grove_stats *st, const MDB_val *r, size_t raw_size)
+{
+	grove__lmdb_rec rec;
+	if (grove__lmdb_rec_parse(r->mv_data, r->mv_size, &rec) == NULL) {
+		st->object_bytes += rec.data_len;
+		if (rec.encoding == GROVE__ENC_DELTA)
+			st->deltas++;
+	} else {
+		st->object_bytes += raw_size;
+	}
+}
+
 static int lmdb_stats(grove_backend *be, grove_stats *out)
 {
 	grove__lmdb_env *e = H(be)->e;
@@ -438,7 +451,6 @@ static int lmdb_stats(grove_backend *be, grove_stats *out)
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		grove__lmdb_rec rec;
 		grove_oid id;
 		MDB_val r;
 		st.objects++;
@@ -448,13 +460,7 @@ static int lmdb_stats(grove_backend *be, grove_stats *out)
 			grove_error_clear(); /* stats count damaged records as they are */
 			r = v;
 		}
-		if (grove__lmdb_rec_parse(r.mv_data, r.mv_size, &rec) == NULL) {
-			st.object_bytes += rec.data_len;
-			if (rec.encoding == GROVE__ENC_DELTA)
-				st.deltas++;
-		} else {
-			st.object_bytes += v.mv_size;
-		}
+		count_record(&st, &r, v.mv_size);
 	}
 	mdb_cursor_close(cur);
 	if (rc == MDB_NOTFOUND) {
@@ -463,19 +469,12 @@ static int lmdb_stats(grove_backend *be, grove_stats *out)
 		rc = grove__lmdb_journal_pending_ids(e, rt.txn, &ids, &n);
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			MDB_val r;
-			grove__lmdb_rec rec;
 			if (grove__lmdb_journal_find(e, rt.txn, rt.segcache, &ids[i], &r) != 0) {
 				grove_error_clear();
 				continue;
 			}
 			st.objects++;
-			if (grove__lmdb_rec_parse(r.mv_data, r.mv_size, &rec) == NULL) {
-				st.object_bytes += rec.data_len;
-				if (rec.encoding == GROVE__ENC_DELTA)
-					st.deltas++;
-			} else {
-				st.object_bytes += r.mv_size;
-			}
+			count_record(&st, &r, r.mv_size);
 		}
 		if (rc == 0) {
 			free(ids);

@@ -485,11 +485,6 @@ int grove__lmdb_journal_merge(grove__lmdb_env *e, MDB_txn *txn, uint64_t *indexe
 	return rc;
 }
 
-static const unsigned char *id_of(const grove__object *o)
-{
-	return o->id.id;
-}
-
 /* Whether the index (as far as it goes) lists id among the committed
  * pending segments indexed+1..last: a hint to skip a second copy. */
 static int journal_has(grove__lmdb_env *e, const unsigned char *id, uint64_t indexed,
@@ -536,7 +531,7 @@ int grove__lmdb_journal_append(grove__lmdb_env *e, MDB_txn *txn, const grove__wr
 			return rc;
 		}
 		rc = 0;
-		if (journal_has(e, id_of(o), indexed, last))
+		if (journal_has(e, o->id.id, indexed, last))
 			continue;
 		int dup = 0;
 		for (size_t j = 0; j < i && !dup; j++)
