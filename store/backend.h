@@ -50,6 +50,9 @@ typedef int (*grove__oid_cb)(const grove_oid *id, void *payload);
 
 typedef struct {
 	const char *name; /* "lmdb", "git", "mem" */
+	/* Written records may be deltas (GROVE__ENC_DELTA) and are kept so;
+	 * a transaction then stores rewritten trees as deltas. */
+	int keeps_deltas;
 
 	void (*close)(grove_backend *be);
 

@@ -505,6 +505,7 @@ static void lmdb_close(grove_backend *be)
 
 static const grove__backend_ops lmdb_ops = {
 	.name = "lmdb",
+	.keeps_deltas = 1,
 	.close = lmdb_close,
 	.read = lmdb_read,
 	.read_header = lmdb_read_header,

@@ -52,6 +52,8 @@ int grove__tree_entry_cmp(const char *a, size_t alen, uint32_t amode,
 	const char *b, size_t blen, uint32_t bmode);
 /* Serialises entries (which must already be in git's order) as a tree. */
 int grove__tree_write(const grove__tree_entry *entries, size_t count, grove__sbuf *out);
+/* Bytes one entry takes in a tree object: "<octal mode> <name>\0<id>". */
+size_t grove__tree_entry_size(const grove__tree_entry *e);
 /* Sorts entries into git's order. */
 void grove__tree_sort(grove__tree_entry *entries, size_t count);
 

@@ -249,12 +249,20 @@ long grove__tree_find(const grove__tree *ctree, const char *name, size_t name_le
 	return -1;
 }
 
+size_t grove__tree_entry_size(const grove__tree_entry *e)
+{
+	size_t digits = 1;
+	for (uint32_t m = e->mode; m >>= 3;)
+		digits++;
+	return digits + 1 + e->name_len + 1 + GROVE_OID_RAWSZ;
+}
+
 int grove__tree_write(const grove__tree_entry *entries, size_t count, grove__sbuf *out)
 {
 	size_t total = 0;
 	int err;
 	for (size_t i = 0; i < count; i++)
-		total += 7 + entries[i].name_len + 1 + GROVE_OID_RAWSZ;
+		total += grove__tree_entry_size(&entries[i]);
 	if ((err = grove__sbuf_grow(out, total)) < 0)
 		return err;
 	for (size_t i = 0; i < count; i++) {

@@ -847,15 +847,6 @@ static int sort_node(tnode *t)
 #define MAX_TREE_CHAIN 10
 #define MIN_DELTA_TREE 256
 
-/* Bytes of one entry in a tree object: "<octal mode> <name>\0<id>". */
-static size_t entry_bytes(uint32_t mode, size_t name_len)
-{
-	size_t digits = 1;
-	while (mode >>= 3)
-		digits++;
-	return digits + 1 + name_len + 1 + GROVE_OID_RAWSZ;
-}
-
 static int same_entry(const grove__tree_entry *a, const grove__tree_entry *b)
 {
 	return a->mode == b->mode && a->name_len == b->name_len &&
@@ -880,7 +871,7 @@ static int tree_delta(grove_txn *x, const grove__tree *src, const grove__tree_en
 	int chain = 0;
 
 	if (pos < 0 || !src || src->chain < 0 || src->chain >= MAX_TREE_CHAIN ||
-		grove__oid_equal(&src->id, id) || strcmp(x->g->be->ops->name, "lmdb") != 0)
+		grove__oid_equal(&src->id, id) || !x->g->be->ops->keeps_deltas)
 		return 0;
 	o = &x->pending.objs[pos];
 	if (o->size < MIN_DELTA_TREE)
@@ -891,7 +882,7 @@ static int tree_delta(grove_txn *x, const grove__tree *src, const grove__tree_en
 	while (suf < lim - pre && same_entry(&src->entries[src->count - 1 - suf], &flat[n - 1 - suf]))
 		suf++;
 	for (size_t i = 0; i < src->count; i++) {
-		size_t b = entry_bytes(src->entries[i].mode, src->entries[i].name_len);
+		size_t b = grove__tree_entry_size(&src->entries[i]);
 		base_len += b;
 		if (i < pre)
 			pre_bytes += b;
