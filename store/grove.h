@@ -646,6 +646,11 @@ typedef struct {
 	const char *ca_file;
 	int force;                       /* push: allow non-fast-forward updates */
 	const grove_commit_opts *commit; /* pull: the merge commit's author/message */
+	/* Inactivity timeout in seconds: a transfer fails ("the remote did not
+	 * answer for N s", the store unchanged) when the remote sends nothing,
+	 * or takes nothing we send, for this long.  0: $GROVE_SYNC_TIMEOUT
+	 * (seconds, fractions allowed, 0 = none), else 60 s. */
+	unsigned timeout_secs;
 } grove_sync_opts;
 
 #define GROVE_SYNC_OPTIONS_VERSION 1
