@@ -1,6 +1,6 @@
 /*
- * grove's own client for the git:// transport (gitprotocol-pack over
- * TCP), used for push instead of libgit2.
+ * grove's own client for git://, file:// and ssh remotes
+ * (gitprotocol-pack v0), used for fetch and push instead of libgit2.
  *
  * Why: a libgit2 push costs, per invocation, the CA bundle parse of its
  * TLS init (even for git://), a scratch repository on disk for its refs,
@@ -9,10 +9,17 @@
  * pack comes from grove's upload-pack engine (the store's deltas reused,
  * a thin pack against what the remote advertised), written through one
  * buffer; a fetch's pack goes from the socket into the pack indexer.
- * Nothing touches the disk and libgit2 is not initialised.  file:// runs
- * git's upload-pack / receive-pack over a socket pair (libgit2's local
- * transport builds every pack itself, recomputing all deltas).  https,
- * http and ssh stay on libgit2 (transport.h).
+ * Nothing touches the disk and libgit2 is not initialised.
+ *
+ * Transports: git:// is a TCP connection; file:// runs git's upload-pack /
+ * receive-pack over a socket pair (libgit2's local transport builds every
+ * pack itself, recomputing all deltas); ssh (ssh://, git+ssh://,
+ * ssh+git://, scp-like [user@]host:path) runs the OpenSSH client over a
+ * socket pair, which runs git-upload-pack / git-receive-pack on the remote
+ * (native_ssh.c: host keys checked by ssh against known_hosts, and the
+ * inactivity timeout and cancellation cover the whole session, which
+ * libssh2 inside libgit2 could not).  Only https and http stay on libgit2
+ * (transport.h): TLS, proxies, redirects and HTTP auth.
  */
 #ifndef GROVE_SYNC_NATIVE_H
 #define GROVE_SYNC_NATIVE_H
@@ -25,16 +32,61 @@
 #include "sbuf.h"
 #include "transport.h"
 
-/* 1 if url is handled here: git://host[:port]/path, and file:///path when
- * git is on PATH (git upload-pack / receive-pack run on the repository, as
- * git's own client does), unless the environment says GROVE_SYNC_LIBGIT2=1. */
+/* 1 if url is handled here: ssh URLs always; git://host[:port]/path, and
+ * file:///path when git is on PATH (git upload-pack / receive-pack run on
+ * the repository, as git's own client does), unless the environment says
+ * GROVE_SYNC_LIBGIT2=1 (libgit2's ssh is not used any more: it checked no
+ * host key). */
 int grove__native_handles(const char *url);
+
+/* The inactivity timeout of one transfer in ms (timeout.c): opts->timeout_secs
+ * when set, else $GROVE_SYNC_TIMEOUT, else the default (0: none). */
+unsigned grove__sync_opts_timeout_ms(const grove_sync_opts *opts);
+
+/* --- ssh (native_ssh.c) ---------------------------------------------------- */
+
+typedef struct {
+	char *user;   /* NULL: ssh's default (config, login name) */
+	char *host;   /* without [] */
+	char *port;   /* NULL: ssh's default */
+	char *path;   /* as the remote git program gets it ("~/x", "/srv/r.git") */
+} grove__ssh_target;
+
+/* 1 for ssh://, git+ssh://, ssh+git:// and scp-like [user@]host:path (a
+ * ':' before any '/', as git reads it). */
+int grove__ssh_is_url(const char *url);
+/* GROVE_EINVALID with a clear message for a URL without host or path, a
+ * host or user starting with '-', a bad port, a path with a single quote
+ * or a control character. */
+int grove__ssh_parse(const char *url, grove__ssh_target *t);
+void grove__ssh_target_dispose(grove__ssh_target *t);
+/* "git-upload-pack '/path'" for the remote shell (free()). */
+int grove__ssh_remote_command(const char *service, const char *path, char **out);
+
+typedef struct {
+	char **argv;  /* NULL-terminated */
+	size_t argc;
+} grove__ssh_argv;
+
+/*
+ * The argv that runs service on t's host: ssh -o BatchMode=yes -T [-p PORT]
+ * [-i KEY -o IdentitiesOnly=yes] [-l USER] -- HOST "SERVICE 'PATH'".
+ * key: NULL or "" for ssh's defaults (agent, config).  command (the value
+ * of $GROVE_SSH_COMMAND or $GIT_SSH_COMMAND, NULL for none) replaces "ssh"
+ * and runs through /bin/sh as git runs it, the same arguments after it.
+ * askpass: a passphrase comes from an askpass helper that the caller sets
+ * up with SSH_ASKPASS_REQUIRE=force (no BatchMode then: it would stop ssh
+ * from asking; the forced helper still keeps ssh off the terminal).
+ */
+int grove__ssh_build_argv(const grove__ssh_target *t, const char *service, const char *key,
+	const char *command, int askpass, grove__ssh_argv *out);
+void grove__ssh_argv_dispose(grove__ssh_argv *a);
 
 /* --- connection (native_conn.c) ------------------------------------------ */
 
 typedef struct {
 	int fd;
-	pid_t pid;               /* file://: the git program at the other end, */
+	pid_t pid;               /* file://, ssh: the program at the other end, */
 	int errfd;               /* its stderr (-1: none), */
 	char errtxt[512];        /* and the last of what it said there */
 	size_t errlen;
@@ -48,10 +100,14 @@ typedef struct {
 	grove__pkt_reader rd;
 	uint64_t sent;           /* bytes written to the socket */
 	unsigned timeout_ms;     /* silence from the remote we accept (0: none) */
+	int ssh;                 /* the child is ssh (its own process group) */
+	int abort_child;         /* timed out / cancelled: kill, do not wait */
+	char *askpass_dir;       /* ssh with a passphrase: the helper's directory */
 } grove__nconn;
 
 /* Connects to a git:// URL and sends the service request
- * ("git-receive-pack /path\0host=HOST\0"). */
+ * ("git-receive-pack /path\0host=HOST\0"), or starts the program that
+ * speaks the service for a file:// or ssh URL. */
 int grove__nconn_open(grove__nconn *c, const char *url, const char *service, const char *what,
 	const grove_sync_opts *opts);
 void grove__nconn_close(grove__nconn *c);

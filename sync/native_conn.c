@@ -1,6 +1,6 @@
-/* A connection for the native client (native.h): TCP to a git:// server
- * or git's own programs for file://; buffered writes, pkt-line reads,
- * cancellation. */
+/* A connection for the native client (native.h): TCP to a git:// server,
+ * git's own programs for file://, the OpenSSH client for ssh; buffered
+ * writes, pkt-line reads, the inactivity timeout, cancellation. */
 #include "native.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,8 +63,15 @@ static int have_git(void)
 int grove__native_handles(const char *url)
 {
 	const char *e = getenv("GROVE_SYNC_LIBGIT2");
+	if (!url)
+		return 0;
+	/* ssh is always ours: libgit2's (libssh2) checked no host key and
+	 * could not time out a silent session.  A local path that exists is
+	 * local, even with a ':' in its name. */
+	if (grove__ssh_is_url(url) && (strstr(url, "://") || access(url, F_OK) != 0))
+		return 1;
 	/* An escape hatch for comparisons and bug hunts. */
-	if (!url || (e && *e && strcmp(e, "0")))
+	if (e && *e && strcmp(e, "0"))
 		return 0;
 	if (!strncasecmp(url, "git://", 6))
 		return 1;
@@ -85,8 +93,10 @@ int grove__nconn_fail(grove__nconn *c, int code, const char *fmt, ...)
 
 int grove__nconn_check_cancel(grove__nconn *c)
 {
-	if (c->opts && c->opts->cancel && *c->opts->cancel)
+	if (c->opts && c->opts->cancel && *c->opts->cancel) {
+		c->abort_child = 1;
 		return grove__nconn_fail(c, GROVE_ERROR, "cancelled");
+	}
 	return 0;
 }
 
@@ -126,6 +136,7 @@ static int parse_url(const char *url, char **host, char **port, char **path)
 static int fail_silent(grove__nconn *c)
 {
 	char t[32];
+	c->abort_child = 1; /* a silent ssh session would keep its child */
 	return grove__nconn_fail(c, GROVE_EIO, "the remote did not answer for %s",
 		grove__sync_timeout_text(c->timeout_ms, t, sizeof(t)));
 }
@@ -251,6 +262,36 @@ int grove__nconn_fill(grove__nconn *c)
 	}
 }
 
+/* The remote closed the stream before the protocol was done: what the
+ * child said on stderr, last line, says why (file://: git; ssh: ssh's own
+ * refusal or the remote git's message).  ssh's host key and authentication
+ * refusals get a plain explanation in front. */
+static int hung_up(grove__nconn *c)
+{
+	const char *line;
+	size_t len;
+	drain_stderr(c);
+	len = c->errlen;
+	while (len && (c->errtxt[len - 1] == '\n' || c->errtxt[len - 1] == '\r'))
+		len--;
+	c->errtxt[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (c->errtxt[i] == '\r')
+			c->errtxt[i] = ' ';
+	line = strrchr(c->errtxt, '\n');
+	line = line ? line + 1 : c->errtxt;
+	if (c->ssh && (strstr(c->errtxt, "Host key verification failed") ||
+		strstr(c->errtxt, "REMOTE HOST IDENTIFICATION HAS CHANGED")))
+		return grove__nconn_fail(c, GROVE_EIO, "ssh: host key verification failed (the host's key is not in "
+			"known_hosts or has changed; check it, then add it with ssh once): %s", line);
+	if (c->ssh && strstr(c->errtxt, "Permission denied"))
+		return grove__nconn_fail(c, GROVE_EIO, "ssh: authentication failed (key refused): %s", line);
+	if (*line)
+		return grove__nconn_fail(c, GROVE_EIO, "%sthe remote end hung up unexpectedly: %s", c->ssh ? "ssh: " : "",
+			line);
+	return grove__nconn_fail(c, GROVE_EIO, "%sthe remote end hung up unexpectedly", c->ssh ? "ssh: " : "");
+}
+
 int grove__nconn_read_pkt(grove__nconn *c, grove__pkt *out)
 {
 	int rc;
@@ -268,21 +309,7 @@ int grove__nconn_read_pkt(grove__nconn *c, grove__pkt *out)
 			continue;
 		}
 		if (c->eof)
-		{
-			/* file://: what git said on stderr, last line, says why. */
-			const char *line;
-			size_t len;
-			drain_stderr(c);
-			len = c->errlen;
-			while (len && (c->errtxt[len - 1] == '\n' || c->errtxt[len - 1] == '\r'))
-				len--;
-			c->errtxt[len] = '\0';
-			line = strrchr(c->errtxt, '\n');
-			line = line ? line + 1 : c->errtxt;
-			if (*line)
-				return grove__nconn_fail(c, GROVE_EIO, "the remote end hung up unexpectedly: %s", line);
-			return grove__nconn_fail(c, GROVE_EIO, "the remote end hung up unexpectedly");
-		}
+			return hung_up(c);
 		if ((rc = grove__nconn_fill(c)) < 0)
 			return rc;
 	}
@@ -290,21 +317,19 @@ int grove__nconn_read_pkt(grove__nconn *c, grove__pkt *out)
 
 extern char **environ;
 
-/* file://: git's own upload-pack / receive-pack on the repository, its
- * stdin and stdout one end of a socket pair (so the rest of the client
- * is the same as over TCP).  The git:// request line is not sent. */
-static int open_local(grove__nconn *c, const char *path, const char *service)
+/* Starts argv with its stdin and stdout one end of a socket pair (so the
+ * rest of the client is the same as over TCP) and its stderr a pipe we
+ * keep the tail of.  own_group: in a process group of its own (ssh: a
+ * terminal's ^C reaches grove, which cancels and kills the whole group,
+ * also the ssh under a $GROVE_SSH_COMMAND shell).  Signal dispositions
+ * and mask are the defaults whatever the calling thread has. */
+static int spawn_child(grove__nconn *c, char *const argv[], char *const envp[], int own_group)
 {
-	/* What git's local transport clears, so the child sees only PATH's repo. */
-	static const char *const drop[] = { "GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=",
-		"GIT_OBJECT_DIRECTORY=", "GIT_ALTERNATE_OBJECT_DIRECTORIES=", "GIT_NAMESPACE=",
-		"GIT_COMMON_DIR=", "GIT_PROTOCOL=", "GIT_CONFIG_PARAMETERS=", "GIT_CONFIG_COUNT=" };
 	posix_spawn_file_actions_t fa;
-	char *argv[4], **envp = NULL;
-	size_t n = 0, k = 0;
-	int sv[2], rc;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	int sv[2], ep[2], rc;
 
-	int ep[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return grove__nconn_fail(c, GROVE_EIO, "cannot create a socket pair: %s", strerror(errno));
 	if (pipe2(ep, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -312,44 +337,200 @@ static int open_local(grove__nconn *c, const char *path, const char *service)
 		close(sv[1]);
 		return grove__nconn_fail(c, GROVE_EIO, "cannot create a pipe: %s", strerror(errno));
 	}
-	while (environ && environ[n])
-		n++;
-	if (!(envp = grove__calloc(n + 1, sizeof(*envp)))) {
-		close(sv[0]);
-		close(sv[1]);
-		close(ep[0]);
-		close(ep[1]);
-		return GROVE_ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int skip = 0;
-		for (size_t d = 0; d < sizeof(drop) / sizeof(drop[0]) && !skip; d++)
-			skip = !strncmp(environ[i], drop[d], strlen(drop[d]));
-		if (!skip)
-			envp[k++] = environ[i];
-	}
-	argv[0] = "git";
-	argv[1] = (char *)service + 4; /* "git-upload-pack" -> "upload-pack" */
-	argv[2] = (char *)path;
-	argv[3] = NULL;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	sigaddset(&defaults, SIGINT);
+	sigaddset(&defaults, SIGTERM);
+	sigaddset(&defaults, SIGHUP);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+		(own_group ? POSIX_SPAWN_SETPGROUP : 0));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
-	rc = posix_spawnp(&c->pid, "git", &fa, NULL, argv, envp);
+	rc = posix_spawnp(&c->pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
-	free(envp);
+	posix_spawnattr_destroy(&attr);
 	close(sv[1]);
 	close(ep[1]);
 	if (rc != 0) {
 		close(sv[0]);
 		close(ep[0]);
 		c->pid = 0;
-		return grove__nconn_fail(c, GROVE_EIO, "cannot run git %s: %s", service + 4, strerror(rc));
+		return grove__nconn_fail(c, GROVE_EIO, "cannot run %s: %s", argv[0], strerror(rc));
 	}
 	c->fd = sv[0];
 	c->errfd = ep[0];
 	return 0;
+}
+
+/* environ without the entries that start with one of drop[] (each
+ * "NAME="), room for extra more at the end.  The strings are shared. */
+static char **env_without(const char *const *drop, size_t ndrop, size_t extra)
+{
+	size_t n = 0, k = 0;
+	char **envp;
+	while (environ && environ[n])
+		n++;
+	if (!(envp = grove__calloc(n + extra + 1, sizeof(*envp))))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		int skip = 0;
+		for (size_t d = 0; d < ndrop && !skip; d++)
+			skip = !strncmp(environ[i], drop[d], strlen(drop[d]));
+		if (!skip)
+			envp[k++] = environ[i];
+	}
+	return envp;
+}
+
+/* file://: git's own upload-pack / receive-pack on the repository.  The
+ * git:// request line is not sent. */
+static int open_local(grove__nconn *c, const char *path, const char *service)
+{
+	/* What git's local transport clears, so the child sees only PATH's repo. */
+	static const char *const drop[] = { "GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=",
+		"GIT_OBJECT_DIRECTORY=", "GIT_ALTERNATE_OBJECT_DIRECTORIES=", "GIT_NAMESPACE=",
+		"GIT_COMMON_DIR=", "GIT_PROTOCOL=", "GIT_CONFIG_PARAMETERS=", "GIT_CONFIG_COUNT=" };
+	char *argv[4], **envp;
+	int rc;
+
+	if (!(envp = env_without(drop, sizeof(drop) / sizeof(drop[0]), 0)))
+		return GROVE_ENOMEM;
+	argv[0] = "git";
+	argv[1] = (char *)service + 4; /* "git-upload-pack" -> "upload-pack" */
+	argv[2] = (char *)path;
+	argv[3] = NULL;
+	rc = spawn_child(c, argv, envp, 0);
+	free(envp);
+	return rc;
+}
+
+/* The askpass helper for a passphrase-protected key: a script in a fresh
+ * 0700 directory that prints $GROVE_SSH_ASKPASS_SECRET (set only in ssh's
+ * environment) when ssh asks for a key's passphrase ("Enter passphrase
+ * for ...", matched at the start: a host name in another prompt cannot
+ * match), and refuses every other question (a host key confirmation is
+ * then a "no", a password prompt fails).  The passphrase itself is never
+ * written to a file. */
+static int make_askpass(grove__nconn *c, char **helper)
+{
+	static const char script[] = "#!/bin/sh\n"
+		"case \"$1\" in\n"
+		"'Enter passphrase for '*) printf '%s\\n' \"$GROVE_SSH_ASKPASS_SECRET\" ;;\n"
+		"*) exit 1 ;;\n"
+		"esac\n";
+	const char *tmp = getenv("TMPDIR");
+	grove__sbuf b = GROVE_SBUF_INIT;
+	int fd, ok;
+	*helper = NULL;
+	if (!tmp || *tmp != '/')
+		tmp = "/tmp";
+	if (grove__sbuf_printf(&b, "%s/grove-askpass-XXXXXX", tmp) < 0 || grove__sbuf_putc(&b, '\0') < 0) {
+		grove__sbuf_dispose(&b);
+		return grove__error_oom();
+	}
+	if (!mkdtemp(b.data)) {
+		int err = errno;
+		grove__sbuf_dispose(&b);
+		return grove__nconn_fail(c, GROVE_EIO, "cannot create the ssh passphrase helper in %s: %s", tmp,
+			strerror(err));
+	}
+	c->askpass_dir = b.data;
+	if (asprintf(helper, "%s/askpass", c->askpass_dir) < 0) {
+		*helper = NULL;
+		return grove__error_oom();
+	}
+	if ((fd = open(*helper, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700)) < 0)
+		return grove__nconn_fail(c, GROVE_EIO, "cannot create the ssh passphrase helper: %s", strerror(errno));
+	ok = write(fd, script, sizeof(script) - 1) == (ssize_t)(sizeof(script) - 1);
+	if (close(fd) < 0 || !ok)
+		return grove__nconn_fail(c, GROVE_EIO, "cannot write the ssh passphrase helper");
+	return 0;
+}
+
+static void remove_askpass(grove__nconn *c)
+{
+	char path[4096];
+	if (!c->askpass_dir)
+		return;
+	if (snprintf(path, sizeof(path), "%s/askpass", c->askpass_dir) < (int)sizeof(path))
+		unlink(path);
+	rmdir(c->askpass_dir);
+	free(c->askpass_dir);
+	c->askpass_dir = NULL;
+}
+
+/* ssh: the OpenSSH client (or $GROVE_SSH_COMMAND, else $GIT_SSH_COMMAND)
+ * runs the service on the remote host (native_ssh.c builds its argv). */
+static int open_ssh(grove__nconn *c, const char *url, const char *service)
+{
+	/* Our secrets are not ssh's business (the passphrase goes back in
+	 * under its own name when there is one); a caller's askpass setup is
+	 * replaced by ours then. */
+	static const char *const drop[] = { "GROVE_SSH_PASSPHRASE=", "GROVE_REMOTE_PASSWORD=", "GROVE_REMOTE_TOKEN=",
+		"GROVE_SSH_ASKPASS_SECRET=", "SSH_ASKPASS=", "SSH_ASKPASS_REQUIRE=" };
+	const grove_sync_opts *o = c->opts;
+	const char *key = o && o->ssh_key ? o->ssh_key : getenv("GROVE_SSH_KEY");
+	const char *cmd = getenv("GROVE_SSH_COMMAND");
+	const char *pass = o && o->ssh_passphrase ? o->ssh_passphrase : getenv("GROVE_SSH_PASSPHRASE");
+	grove__ssh_target t;
+	grove__ssh_argv a;
+	char **envp = NULL, *helper = NULL, *env_helper = NULL, *env_secret = NULL;
+	int rc;
+
+	if (!cmd || !*cmd)
+		cmd = getenv("GIT_SSH_COMMAND");
+	if ((rc = grove__ssh_parse(url, &t)) < 0)
+		return grove__error_wrap(rc, "%s (%s)", c->what, c->shown_url);
+	rc = grove__ssh_build_argv(&t, service, key, cmd, pass && *pass, &a);
+	grove__ssh_target_dispose(&t);
+	if (rc < 0)
+		return grove__error_wrap(rc, "%s (%s)", c->what, c->shown_url);
+	c->ssh = 1;
+	if (pass && *pass) {
+		if ((rc = make_askpass(c, &helper)) < 0)
+			goto out;
+		if (asprintf(&env_helper, "SSH_ASKPASS=%s", helper) < 0) {
+			env_helper = NULL;
+			rc = grove__error_oom();
+			goto out;
+		}
+		if (asprintf(&env_secret, "GROVE_SSH_ASKPASS_SECRET=%s", pass) < 0) {
+			env_secret = NULL;
+			rc = grove__error_oom();
+			goto out;
+		}
+	}
+	if (!(envp = env_without(drop, sizeof(drop) / sizeof(drop[0]) - (pass && *pass ? 0 : 2), 3))) {
+		rc = GROVE_ENOMEM;
+		goto out;
+	}
+	if (env_helper) {
+		size_t n = 0;
+		while (envp[n])
+			n++;
+		envp[n++] = env_helper;
+		envp[n++] = "SSH_ASKPASS_REQUIRE=force";
+		envp[n++] = env_secret;
+	}
+	rc = spawn_child(c, a.argv, envp, 1);
+out:
+	free(envp);
+	free(helper);
+	free(env_helper);
+	if (env_secret) {
+		/* No copy of the passphrase left behind in our heap. */
+		memset(env_secret, 0, strlen(env_secret));
+		free(env_secret);
+	}
+	grove__ssh_argv_dispose(&a);
+	return rc;
 }
 
 /* Connects c->fd to one address, waiting at most the timeout (a
@@ -409,12 +590,14 @@ int grove__nconn_open(grove__nconn *c, const char *url, const char *service, con
 	c->errfd = -1;
 	c->opts = opts;
 	c->what = what;
-	c->timeout_ms = grove__sync_timeout_ms();
+	c->timeout_ms = grove__sync_opts_timeout_ms(opts);
 	grove__pkt_reader_reset(&c->rd);
 	if ((rc = grove_url_redact(url, &c->shown_url)) < 0)
 		return rc;
 	if (file_url_path(url))
 		return open_local(c, file_url_path(url), service);
+	if (grove__ssh_is_url(url))
+		return open_ssh(c, url, service);
 	if ((rc = parse_url(url, &host, &port, &path)) < 0) {
 		grove__error_wrap(rc, "%s (%s)", what, c->shown_url);
 		goto out;
@@ -470,21 +653,30 @@ void grove__nconn_close(grove__nconn *c)
 	if (c->pid > 0) {
 		/* With our end closed the child sees EOF or EPIPE and exits (after
 		 * its hooks or an automatic gc, which git's client waits for too);
-		 * one still running after 30 s is killed. */
-		int st, waited_ms = 0;
-		pid_t r;
-		while ((r = waitpid(c->pid, &st, WNOHANG)) == 0 && waited_ms < 30000) {
+		 * one still running after 30 s (ssh: or the timeout, if shorter),
+		 * or at once after a timeout or cancel, is killed.  Always reaped. */
+		int st, waited_ms = 0, limit = 30000;
+		pid_t r = 0;
+		if (c->ssh && c->timeout_ms && c->timeout_ms < (unsigned)limit)
+			limit = (int)c->timeout_ms;
+		while (!c->abort_child && (r = waitpid(c->pid, &st, WNOHANG)) == 0 && waited_ms < limit) {
 			int step = waited_ms < 50 ? 1 : 20;
+			if (c->opts && c->opts->cancel && *c->opts->cancel)
+				break;
 			drain_stderr(c); /* never let it block on a full pipe */
 			usleep((useconds_t)step * 1000);
 			waited_ms += step;
 		}
 		if (r == 0) {
+			if (c->ssh)
+				kill(-c->pid, SIGKILL); /* its group: a shell's ssh too */
 			kill(c->pid, SIGKILL);
-			waitpid(c->pid, &st, 0);
+			while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+				;
 		}
 		c->pid = 0;
 	}
+	remove_askpass(c);
 	if (c->errfd >= 0)
 		close(c->errfd);
 	c->errfd = -1;

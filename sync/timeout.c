@@ -1,6 +1,8 @@
 /* How long a sync transfer waits on a silent remote (sync_internal.h). */
 #include "sync_internal.h"
+#include "native.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,6 +21,15 @@ unsigned grove__sync_timeout_ms(void)
 	if (s == 0)
 		return 0;
 	return s * 1000 < 1 ? 1 : (unsigned)(s * 1000 + 0.5);
+}
+
+unsigned grove__sync_opts_timeout_ms(const grove_sync_opts *opts)
+{
+	/* The caller's own setting wins over the environment's; more than
+	 * unsigned milliseconds hold (~49 days) is "that long". */
+	if (opts && opts->timeout_secs)
+		return opts->timeout_secs > UINT_MAX / 1000u ? UINT_MAX / 1000u * 1000u : opts->timeout_secs * 1000u;
+	return grove__sync_timeout_ms();
 }
 
 const char *grove__sync_timeout_text(unsigned ms, char *buf, size_t size)

@@ -142,15 +142,20 @@ static int sync_args(cli *c, const cli_command *cmd, int argc, char **argv, cons
 		if (!sync_opt(x, opt) && own_opt && opt == own_opt)
 			*own_arg = optarg ? optarg : "";
 	if (x->timeout) {
-		/* The library reads the timeout from the environment (for
-		 * every transfer of this one command; nothing else runs yet). */
 		char *end;
 		double s = strtod(x->timeout, &end);
 		if (end == x->timeout || *end || !(s >= 0) || s > 86400.0 * 365) {
 			*rc = cli_usage_error(c, cmd, "--timeout: '%s' is not a number of seconds", x->timeout);
 			return 1;
 		}
-		setenv("GROVE_SYNC_TIMEOUT", x->timeout, 1);
+		/* Whole seconds go in the options (opts.timeout_secs); 0 (no
+		 * timeout) and fractions, which that field cannot say, through
+		 * the environment the library reads when the field is 0 (for
+		 * this one command; nothing else runs yet). */
+		if (s >= 1 && s == (double)(unsigned)s)
+			x->opts.timeout_secs = (unsigned)s;
+		else
+			setenv("GROVE_SYNC_TIMEOUT", x->timeout, 1);
 	}
 	return 0;
 }
