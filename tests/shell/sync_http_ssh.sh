@@ -331,6 +331,13 @@ rc=0; GROVE_SSH_KEY="$tmp/sshd/pass_key" GROVE_SSH_PASSPHRASE="wrong-$PASSPHRASE
 [ "$rc" = 5 ] || fail "clone with a wrong passphrase exited $rc: $(cat err)"
 grep -qi "auth" err || fail "no authentication message for a wrong passphrase: $(cat err)"
 grep -qF "$PASSPHRASE" err out && fail "passphrase in the output: $(cat err out)"
+# Without BatchMode (the helper asks instead), an unknown host key is still
+# refused: the helper answers only the passphrase prompt, even a "yes".
+rc=0; GROVE_SSH_KEY="$tmp/sshd/pass_key" GROVE_SSH_PASSPHRASE=yes \
+	GROVE_SSH_COMMAND="/usr/bin/ssh -F $tmp/sshd/client_config -o UserKnownHostsFile=$tmp/.ssh/known_hosts_empty" \
+	"$GROVE" -q clone "$surl" "lmdb:$tmp/s-pass-hk" 2>err || rc=$?
+[ "$rc" = 5 ] && grep -q "Host key verification failed" err || fail "passphrase, unknown host key: exit $rc: $(cat err)"
+[ ! -s .ssh/known_hosts_empty ] || fail "the passphrase helper accepted a host key"
 rc=0; GROVE_SSH_KEY="$tmp/sshd/pass_key" "$GROVE" -q clone "$surl" "lmdb:$tmp/s-nopass" 2>err || rc=$?
 [ "$rc" = 5 ] || fail "clone with a protected key and no passphrase exited $rc: $(cat err)"
 [ -z "$(ls -A tmpdir)" ] || fail "left in TMPDIR: $(ls -A tmpdir)"
