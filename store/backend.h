@@ -98,6 +98,12 @@ typedef struct {
 	 * the ref has moved): the caller then peels by reading the objects. */
 	int (*ref_peeled)(grove_backend *be, const char *refname, const grove_oid *id,
 		grove_oid *peeled);
+	/* Named data derived from the objects and kept beside them (the
+	 * reachability index, reach_index.c), written in a transaction of its
+	 * own.  get: a copy in out, GROVE_ENOTFOUND if absent.  put: data NULL
+	 * removes the entry. */
+	int (*aux_get)(grove_backend *be, const char *name, grove_buf *out);
+	int (*aux_put)(grove_backend *be, const char *name, const void *data, size_t len);
 } grove__backend_ops;
 
 struct grove_backend {

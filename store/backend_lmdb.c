@@ -521,6 +521,8 @@ static const grove__backend_ops lmdb_ops = {
 	.read_raw = lmdb_read_raw,
 	.remove_unreachable = grove__lmdb_remove_unreachable,
 	.ref_peeled = lmdb_ref_peeled,
+	.aux_get = grove__lmdb_aux_get,
+	.aux_put = grove__lmdb_aux_put,
 };
 
 int grove__backend_lmdb_open(grove_backend **out, const char *path, const grove_options *opts)

@@ -20,9 +20,17 @@ typedef struct {
 	grove_oid id;
 } mem_ref;
 
+typedef struct mem_aux {
+	char *name;
+	void *data;
+	size_t len;
+	struct mem_aux *next;
+} mem_aux;
+
 typedef struct {
 	grove_backend base;
 	pthread_rwlock_t lock;
+	mem_aux *aux;
 	mem_obj **buckets;
 	size_t nbuckets, nobjects;
 	uint64_t object_bytes;
@@ -427,10 +435,77 @@ static int mem_remove_unreachable(grove_backend *be, int (*keep)(const grove_oid
 	return 0;
 }
 
+static int mem_aux_get(grove_backend *be, const char *name, grove_buf *out)
+{
+	mem_backend *m = (mem_backend *)be;
+	int rc = GROVE_ENOTFOUND;
+	pthread_rwlock_rdlock(&m->lock);
+	for (mem_aux *a = m->aux; a; a = a->next) {
+		if (strcmp(a->name, name))
+			continue;
+		out->data = grove__malloc(a->len ? a->len : 1);
+		rc = out->data ? 0 : GROVE_ENOMEM;
+		if (out->data) {
+			memcpy(out->data, a->data, a->len);
+			out->size = a->len;
+		}
+		break;
+	}
+	pthread_rwlock_unlock(&m->lock);
+	if (rc == GROVE_ENOTFOUND)
+		return grove__error_set(rc, "mem: no %s", name);
+	return rc;
+}
+
+static void aux_free(mem_aux *a)
+{
+	free(a->name);
+	free(a->data);
+	free(a);
+}
+
+static int mem_aux_put(grove_backend *be, const char *name, const void *data, size_t len)
+{
+	mem_backend *m = (mem_backend *)be;
+	mem_aux *n = NULL, **p;
+	if (m->read_only)
+		return grove__error_set(GROVE_EREADONLY, "mem: store is read-only");
+	if (data) {
+		n = grove__calloc(1, sizeof(*n));
+		if (!n || !(n->name = grove__strdup(name)) || !(n->data = grove__malloc(len ? len : 1))) {
+			if (n)
+				aux_free(n);
+			return GROVE_ENOMEM;
+		}
+		memcpy(n->data, data, len);
+		n->len = len;
+	}
+	pthread_rwlock_wrlock(&m->lock);
+	for (p = &m->aux; *p; p = &(*p)->next) {
+		if (strcmp((*p)->name, name) == 0) {
+			mem_aux *old = *p;
+			*p = old->next;
+			aux_free(old);
+			break;
+		}
+	}
+	if (n) {
+		n->next = m->aux;
+		m->aux = n;
+	}
+	pthread_rwlock_unlock(&m->lock);
+	return 0;
+}
+
 static void mem_close(grove_backend *be)
 {
 	mem_backend *m = (mem_backend *)be;
 	grove__object_decode_forget(be);
+	while (m->aux) {
+		mem_aux *next = m->aux->next;
+		aux_free(m->aux);
+		m->aux = next;
+	}
 	for (size_t i = 0; i < m->nbuckets; i++) {
 		mem_obj *o = m->buckets[i];
 		while (o) {
@@ -464,6 +539,8 @@ static const grove__backend_ops mem_ops = {
 	.stats = mem_stats,
 	.read_raw = NULL,
 	.remove_unreachable = mem_remove_unreachable,
+	.aux_get = mem_aux_get,
+	.aux_put = mem_aux_put,
 };
 
 int grove__backend_mem_open(grove_backend **out, const grove_options *opts)

@@ -36,6 +36,7 @@
  */
 #include "reach.h"
 #include "error.h"
+#include "reach_index.h"
 #include "oid.h"
 
 #include <string.h>
@@ -120,5 +121,9 @@ int grove_gc(grove *g, grove_gc_stats *out)
 		out->objects_before = s.objects;
 		out->objects_removed = removed;
 	}
+	/* An index whose commit was swept is never used again (no walk can
+	 * reach a removed commit); bring it to HEAD's current commit.  It only
+	 * saves work for later clones, so failing to build it fails no gc. */
+	(void)grove__reach_index_update(g);
 	return 0;
 }

@@ -18,6 +18,7 @@
  */
 #include "backend.h"
 #include "error.h"
+#include "reach_index.h"
 #include "pack.h"
 #include "all_refs.h"
 #include "store.h"
@@ -270,5 +271,9 @@ int grove_import(grove *g, const char *git_path)
 		(err = import_refs(g, src)) < 0)
 		grove__error_wrap(err, "import from %s", git_path);
 	src->ops->close(src);
+	/* The index only saves work for later clones: serving works without
+	 * one, so failing to build it does not fail the import. */
+	if (err == 0)
+		(void)grove__reach_index_update(g);
 	return err;
 }

@@ -166,6 +166,10 @@ void grove__lmdb_read_end(grove__lmdb_env *e, grove__lmdb_rtxn *rt);
 typedef int (*grove__lmdb_write_fn)(grove__lmdb_env *e, MDB_txn *txn, void *arg);
 int grove__lmdb_write_txn(grove__lmdb *h, grove__lmdb_write_fn fn, void *arg, const char *what);
 
+/* Auxiliary data in the meta DB (lmdb_aux.c): the backend's aux_get/aux_put. */
+int grove__lmdb_aux_get(grove_backend *be, const char *name, grove_buf *out);
+int grove__lmdb_aux_put(grove_backend *be, const char *name, const void *data, size_t len);
+
 /* Syncs the data file now (no-op on a read-only env). */
 int grove__lmdb_sync(grove__lmdb_env *e);
 
