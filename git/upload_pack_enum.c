@@ -15,6 +15,7 @@
 #include "error.h"
 #include "object.h"
 #include "oid.h"
+#include "reach_index.h"
 
 /* Resolved contents kept while enumerating (bases of the next trees). */
 #define TREE_CACHE_BYTES ((size_t)32 << 20)
@@ -23,8 +24,12 @@ enum {
 	F_QUEUED = 1,
 	F_UNINT = 2,     /* the client has it (or it is below a have) */
 	F_POPPED = 4,
-	F_EMITTED = 8
+	F_EMITTED = 8,
+	F_INDEXED = 16   /* sent with the reachability index */
 };
+
+/* enumerate() asks to be run again without the index. */
+#define RETRY_WITHOUT_INDEX 1
 
 typedef struct {
 	grove__upload_pack *up;
@@ -40,6 +45,15 @@ typedef struct {
 	size_t found;              /* objects to send so far (commits, then others) */
 	size_t next_check;         /* found count at which to look at the clock */
 	struct timespec last;      /* when progress was last sent */
+	size_t non_commit_wants;   /* trees and blobs wanted by id */
+	/* The store's reachability index, when this request can use it: the
+	 * walk stops at its commits, and if it reaches the index's own commit
+	 * everything the index lists is sent without reading a tree. */
+	grove__reach_index ri;
+	int use_ri;
+	grove__oidset ri_commits;
+	int ri_hit;                /* the walk reached ri.commit */
+	int ri_seen_loaded;        /* the index's trees and blobs are in seen */
 } enum_ctx;
 
 /*
@@ -205,8 +219,10 @@ static int add_want(enum_ctx *e, const grove_oid *want, up_oids *tree_roots)
 				return rc;
 			return queue_commit(e, c, 0);
 		case GROVE_OBJ_TREE:
+			e->non_commit_wants++;
 			return grove__up_oids_add(tree_roots, &id);
 		case GROVE_OBJ_BLOB:
+			e->non_commit_wants++;
 			/* Explicitly wanted blobs are sent whatever the filter. */
 			if ((rc = grove__oidset_add(&e->seen, &id)) <= 0)
 				return rc;
@@ -285,6 +301,14 @@ static int walk_commits(enum_ctx *e, up_oids *commits)
 		c->flags |= F_POPPED;
 		if (!unint) {
 			e->pending--;
+			if (e->use_ri && grove__oidset_contains(&e->ri_commits, &c->id)) {
+				/* The index sends it and everything below it, if
+				 * the walk reaches the index's commit at all. */
+				c->flags |= F_INDEXED;
+				if (grove__oid_equal(&c->id, &e->ri.commit))
+					e->ri_hit = 1;
+				continue;
+			}
 			c->flags |= F_EMITTED;
 			if ((rc = grove__up_oids_add(commits, &c->id)) < 0 || (rc = progress_tick(e)) < 0)
 				return rc;
@@ -306,6 +330,61 @@ static int walk_commits(enum_ctx *e, up_oids *commits)
 	return 0;
 }
 
+/* The index's trees and blobs into seen: what the walk of trees must not
+ * send again, and what include-tag sees as sent. */
+static int ri_load_seen(enum_ctx *e)
+{
+	int rc;
+	if (!e->use_ri || e->ri_seen_loaded)
+		return 0;
+	e->ri_seen_loaded = 1;
+	for (size_t i = e->ri.commits; i < e->ri.count; i++)
+		if ((rc = grove__oidset_add(&e->seen, &e->ri.ids[i])) < 0)
+			return rc;
+	return 0;
+}
+
+/* The index can stand in for the walk of a request that has nothing
+ * (no haves, no shallow boundary) and wants whole commits: a clone. */
+static int ri_applies(const enum_ctx *e, const up_oids *roots)
+{
+	const up_request *r = &e->up->r;
+	return r->common.count == 0 && r->client_shallow.count == 0 && !r->deepen_active &&
+		r->unshallow.count == 0 && r->depth == 0 && r->since == 0 && r->deepen_not_count == 0 &&
+		(r->filter == UP_FILTER_NONE || r->filter == UP_FILTER_BLOB_NONE ||
+		 r->filter == UP_FILTER_TREE0) &&
+		e->non_commit_wants == 0 && roots->count == 0 && e->pending > 0;
+}
+
+static int ri_open(enum_ctx *e)
+{
+	int rc;
+	if (grove__reach_index_read(e->up->g, &e->ri) < 0)
+		return 0; /* none, or unreadable: walk as without one */
+	e->use_ri = 1;
+	for (size_t i = 0; i < e->ri.commits; i++)
+		if ((rc = grove__oidset_add(&e->ri_commits, &e->ri.ids[i])) < 0)
+			return rc;
+	return 0;
+}
+
+/* Everything the index lists, as the filter allows, after the commits
+ * the walk found above it. */
+static int ri_emit(enum_ctx *e, up_oids *out, size_t walked_commits)
+{
+	int rc;
+	for (size_t i = 0; i < e->ri.commits; i++)
+		if ((rc = grove__up_oids_add(out, &e->ri.ids[i])) < 0)
+			return rc;
+	if (e->up->r.filter == UP_FILTER_TREE0)
+		return 0;
+	for (size_t i = e->ri.commits; i < e->ri.count; i++)
+		if ((e->up->r.filter == UP_FILTER_NONE || e->ri.types[i] == GROVE_OBJ_TREE) &&
+		    (rc = grove__up_oids_add(out, &e->ri.ids[i])) < 0)
+			return rc;
+	return walked_commits ? ri_load_seen(e) : 0;
+}
+
 /* include-tag: annotated tags whose target is being sent. */
 static int include_tags(enum_ctx *e)
 {
@@ -323,7 +402,10 @@ static int include_tags(enum_ctx *e)
 			continue;
 		if ((rc = grove__cwalk_get(&e->w, &r->peeled, 0, &c)) < 0)
 			return rc;
-		sent = (c->flags & F_EMITTED) && !(c->flags & F_UNINT);
+		sent = ((c->flags & F_EMITTED) && !(c->flags & F_UNINT)) ||
+			(e->use_ri && grove__oidset_contains(&e->ri_commits, &r->peeled));
+		if (!sent && (rc = ri_load_seen(e)) < 0)
+			return rc;
 		if (!sent && grove__oidset_contains(&e->seen, &r->peeled) &&
 		    !(e->client_has && grove__oidset_contains(e->client_has, &r->peeled)))
 			sent = 1;
@@ -353,7 +435,8 @@ static int include_tags(enum_ctx *e)
 	return 0;
 }
 
-int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *client_has)
+static int enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *client_has,
+	int allow_index)
 {
 	enum_ctx e;
 	up_oids commits = { 0 }, roots = { 0 };
@@ -382,8 +465,16 @@ int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *cli
 	for (size_t i = 0; i < up->r.wants.count; i++)
 		if ((rc = add_want(&e, &up->r.wants.ids[i], &roots)) < 0)
 			goto done;
+	if (allow_index && ri_applies(&e, &roots) && (rc = ri_open(&e)) < 0)
+		goto done;
 	if ((rc = queue_unshallowed(&e)) < 0 || (rc = walk_commits(&e, &commits)) < 0)
 		goto done;
+	if (e.use_ri && !e.ri_hit) {
+		/* The wants do not contain the index's commit: the index
+		 * would send too much. */
+		rc = RETRY_WITHOUT_INDEX;
+		goto done;
+	}
 
 	/* Commits first, in walk order (newest first), like git. */
 	for (size_t i = 0; i < commits.count; i++) {
@@ -395,6 +486,8 @@ int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *cli
 		if ((rc = grove__up_oids_add(out, &c->id)) < 0)
 			goto done;
 	}
+	if (e.use_ri && (rc = ri_emit(&e, out, commits.count)) < 0)
+		goto done;
 	/* The client has the trees of the uninteresting parents at the edge. */
 	if (up->r.filter != UP_FILTER_TREE0) {
 		for (size_t i = 0; i < commits.count; i++) {
@@ -449,6 +542,19 @@ done:
 	grove__oidset_dispose(&e.client_shallow);
 	grove__up_oids_dispose(&commits);
 	grove__up_oids_dispose(&roots);
+	grove__oidset_dispose(&e.ri_commits);
+	grove__reach_index_dispose(&e.ri);
 	free(e.stack);
+	return rc;
+}
+
+int grove__up_enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *client_has)
+{
+	size_t start = out->count;
+	int rc = enumerate(up, out, client_has, 1);
+	if (rc == RETRY_WITHOUT_INDEX) {
+		out->count = start;
+		rc = enumerate(up, out, client_has, 0);
+	}
 	return rc;
 }
