@@ -18,7 +18,7 @@ VERSION := 0.1.0
 DEPS_BUILD := build-essential pkg-config libgit2-dev liblmdb-dev libdeflate-dev zlib1g-dev \
 	libssl-dev libhttp-parser-dev libexpat1-dev libical-dev
 DEPS_TEST := libcriterion-dev git clang-14 libclang-rt-14-dev lmdb-utils python3-dulwich \
-	curl git-doc lighttpd litmus python3-caldav xandikos radicale vdirsyncer khal openssh-server
+	curl git-doc lighttpd litmus python3-caldav xandikos radicale vdirsyncer khal openssh-server time
 DEPS := $(DEPS_BUILD) $(DEPS_TEST)
 
 PKGS := libgit2 lmdb libdeflate zlib libcrypto libical

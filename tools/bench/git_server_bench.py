@@ -16,8 +16,12 @@ to that one operation:
             daemon forks per connection (daemon child -> upload-pack ->
             pack-objects, each waiting for its children) and lighttpd forks
             the CGI, so exited children are folded into the parent's cutime
-  srv rss   the peak over 10 ms samples of the sum of VmHWM of the server
-            process and all its live descendants (for grove: its VmHWM);
+  srv rss   the larger of two figures: the peak over 10 ms samples of the
+            sum of VmHWM of the server process and all its live
+            descendants (for grove: its VmHWM), and the kernel's peak RSS
+            of the largest single process of the server's tree (ru_maxrss
+            as GNU time reports it when the stopped server exits), which git
+            children living less than a sample interval cannot escape;
             this counts file pages mapped from the store / pack and shared
             libraries, so "(anon)" adds the peak of the summed RssAnon.
             File pages count by folio: a fault maps the whole page-cache
@@ -25,8 +29,9 @@ to that one operation:
             folios from big writes, small ones from a copy) changes the
             figure for the same pages read; both data sets are therefore
             written the same way, by a copy (see prepare, --store-as-imported)
-            A git child living less than a sample interval can be missed:
-            for requests of a few ms, git's figures are lower bounds
+            For requests of a few ms, git's figures remain lower bounds: the
+            second figure counts the largest git process, not the sum of
+            the processes alive together
 Only the Python standard library; run with /usr/bin/python3.
 """
 import argparse
@@ -160,40 +165,60 @@ class RssSampler(threading.Thread):
 # --- servers --------------------------------------------------------------
 
 class Server:
+    """A server started under GNU time, which reports the kernel's peak RSS
+    of the largest process of the server's tree when it is reaped.  (Not
+    wait4 from here: a process forked from Python keeps Python's own peak
+    RSS in that figure, exec or not; time's is a megabyte.)"""
+
     def __init__(self, name, cmd, port, url, env=None, logpath=None):
         self.name, self.cmd, self.port, self.url = name, cmd, port, url
-        self.env, self.logpath, self.proc = env, logpath, None
+        self.env, self.logpath, self.proc, self.pid = env, logpath, None, None
 
     def start(self):
         self.log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=self.log, env=self.env)
+        self.maxrss_path = self.logpath + ".maxrss"
+        self.proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", self.maxrss_path] + self.cmd,
+                                     stdout=self.log, stderr=self.log, env=self.env)
+        self.pid = None
         for _ in range(400):
+            if self.pid is None:
+                kids = descendants(self.proc.pid)
+                self.pid = kids[0] if kids else None
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
+                if self.pid is not None:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return
             except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("%s exited at start, see %s" % (self.name, self.logpath))
-                time.sleep(0.025)
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited at start, see %s" % (self.name, self.logpath))
+            time.sleep(0.025)
         raise RuntimeError("%s did not start" % self.name)
 
     def quiesce(self, timeout=15):
         """Waits until the server has no children left (all reaped)."""
         end = time.time() + timeout
         while time.time() < end:
-            if not descendants(self.proc.pid):
+            if not descendants(self.pid):
                 return True
             time.sleep(0.02)
         return False
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+        """Stops and reaps the server; returns the kernel's peak RSS in KiB
+        of the largest process of its tree (itself or a reaped descendant)."""
+        os.kill(self.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.kill(self.pid, signal.SIGKILL)
             self.proc.wait()
         self.log.close()
+        try:
+            with open(self.maxrss_path) as f:
+                return int(f.read().split()[-1])
+        except (OSError, ValueError, IndexError):
+            return 0
 
 
 def make_servers(a, tmp):
@@ -349,8 +374,8 @@ def measure(server, cmd_for, after, tmp, tag):
     try:
         cmd = cmd_for(server.url, dst)
         server.quiesce()
-        cpu0 = cpu_seconds(server.proc.pid)
-        sampler = RssSampler(server.proc.pid)
+        cpu0 = cpu_seconds(server.pid)
+        sampler = RssSampler(server.pid)
         sampler.start()
         t0 = time.monotonic()
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -363,14 +388,19 @@ def measure(server, cmd_for, after, tmp, tag):
         sampler.stop.set()
         sampler.join()
         sampler.sample()
-        cpu = cpu_seconds(server.proc.pid) - cpu0
-        rss = sampler.peak / 1024.0
-        anon = sampler.anon / 1024.0
-        if after:
-            after(server.url)
+        cpu = cpu_seconds(server.pid) - cpu0
     finally:
-        server.stop()
+        maxrss = server.stop()
         shutil.rmtree(dst, ignore_errors=True)
+    rss = max(sampler.peak, maxrss) / 1024.0
+    anon = sampler.anon / 1024.0
+    if after:
+        # Undone on a server of its own, so its work counts in no figure.
+        server.start()
+        try:
+            after(server.url)
+        finally:
+            server.stop()
     return wall, cpu, rss, anon
 
 

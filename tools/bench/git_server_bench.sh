@@ -26,7 +26,7 @@ TMP=${BENCH_GIT_TMP:-build/bench-git-tmp.$$}
 REPS=${BENCH_GIT_REPS:-1}
 
 for tool in git /usr/lib/git-core/git-daemon /usr/lib/git-core/git-http-backend \
-	/usr/sbin/lighttpd openssl /usr/bin/python3; do
+	/usr/sbin/lighttpd openssl /usr/bin/python3 /usr/bin/time; do
 	command -v "$tool" >/dev/null 2>&1 || { echo "git_server_bench: $tool missing (make deps)" >&2; exit 1; }
 done
 
