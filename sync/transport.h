@@ -1,13 +1,13 @@
 /*
  * The client side of the git protocol, for fetch and push.
  *
- * Decision: libgit2 (1.5) is the client for every transport - file:// and
- * local paths, git://, http(s):// and ssh:// - rather than our own client
- * over git/pktline.  Writing our own would cover git:// and file:// in a
- * day, but https (TLS, proxies, redirects, Basic/Negotiate auth) and ssh
- * (keys, agent, known hosts) are each a project of their own, and libgit2
- * is already a dependency with all of them.  What libgit2 lacks is a way to
- * work on a grove store, so a session gives it one, cheaply:
+ * Decision: libgit2 (1.5) is the client for http:// and https:// (and for
+ * file:// when git is not on PATH, local paths, and every URL but ssh
+ * under GROVE_SYNC_LIBGIT2=1), rather than our own client over
+ * git/pktline: https (TLS, proxies, redirects, Basic/Negotiate auth) is a
+ * project of its own, and libgit2 is already a dependency with all of it.
+ * What libgit2 lacks is a way to work on a grove store, so a session gives
+ * it one, cheaply:
  *
  *  - an object database whose only backend is the grove store (lg2_odb.c):
  *    reads and existence checks go to the store, so negotiation ("have"
@@ -21,19 +21,28 @@
  *  - refs: an in-memory ref database (lg2_refdb.c) holding the store's
  *    branches, tracking refs and tags (libgit2 walks them to say "have")
  *    and the refs a push names; the repository itself is
- *    git_repository_new's, so nothing is created on disk.
+ *    git_repository_new's, so nothing is created on disk;
+ *  - its sockets are grove's (lg2_stream.c), for the inactivity timeout
+ *    and the cancel flag that libgit2 1.5 lacks.
  *
- * git:// and file:// are the exception: fetch and push there use grove's
- * own client (native.h; file:// talks to git's upload-pack/receive-pack),
- * which needs neither libgit2's TLS init nor its pack builder.
+ * git://, file:// and ssh use grove's own client instead (native.h): pushed
+ * packs reuse the store's deltas, and it needs neither libgit2's TLS init
+ * nor its pack builder.  file:// talks to git's upload-pack/receive-pack;
+ * ssh runs the OpenSSH client (native_ssh.c), because libgit2's ssh
+ * (libssh2) checked no host key and, reading its socket itself, could not
+ * time out a server that went silent mid-session.  libgit2 still picks its
+ * ssh for a URL native.h leaves to it that has a ':' and no scheme (an
+ * existing local path named "host:path"); it refuses any ssh host key
+ * (transport.c), so such a session fails before authentication.
  *
- * Costs: push builds its pack with libgit2's pack builder, which reads full
- * objects from the store and recomputes deltas (grove__pack_write's reuse
- * of stored deltas is not used on the client side); fetch is one pass of
- * grove__pack_index over the received pack.
+ * Costs over libgit2: push builds its pack with libgit2's pack builder,
+ * which reads full objects from the store and recomputes deltas
+ * (grove__pack_write's reuse of stored deltas is not used there); fetch is
+ * one pass of grove__pack_index over the received pack.
  *
- * Measured on libgit2's own history (16k commits on main, 135k objects,
- * 417 refs; release build, one machine):
+ * Measured when libgit2 still carried every transport, on libgit2's own
+ * history (16k commits on main, 135k objects, 417 refs; release build, one
+ * machine):
  *   clone over git:// from `git daemon`   10.0 s, 186 MB peak; store 82 MB
  *     with 95,886 objects kept as deltas (git clone --bare: 21.9 s, 76 MB)
  *   no-op fetch                            0.4 s
