@@ -2,15 +2,12 @@
 #include "lg2_stream.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <git2.h>
 #include <git2/sys/stream.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
+#include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +20,19 @@
 #define POLL_MS 200
 
 typedef struct {
-	/* The layout of libgit2's own socket stream up to the socket: its ssh
-	 * transport takes the socket from there (lg2_stream.h). */
+	/* The layout of libgit2's own socket stream up to its socket, which
+	 * libgit2's ssh transport takes from here and hands to libssh2: always
+	 * -1, so that libssh2 fails at once instead of talking on our socket
+	 * (lg2_stream.h). */
 	git_stream parent;
 	char *host;
 	char *port;
-	int s;
+	int not_for_libssh2;
 	/* ours */
+	int s;
 	unsigned timeout_ms;
 	const volatile int *cancel;
 	grove__lg2_stream_ctx *ctx;
-	/* The watchdog (for a socket libssh2 uses directly): */
-	pthread_t watchdog;
-	int watching, stop, used; /* used: our read/write run (atomic) */
-	uint64_t connected_ms;
 } lg2_stream;
 
 static _Thread_local grove__lg2_stream_ctx *current_ctx;
@@ -93,7 +89,8 @@ static int wait_fd(lg2_stream *st, short events, uint64_t since_ms, const char *
 }
 
 /* A peer that is gone (not one that is silent) is noticed by the kernel
- * too; this is what bounds an ssh connection's waits. */
+ * too: keepalives, and unacknowledged data for the timeout ends the
+ * connection (our own waits bound it anyway). */
 static void keepalive(int fd, unsigned timeout_ms)
 {
 	int on = 1, idle, intvl = 5, cnt = 3;
@@ -106,48 +103,6 @@ static void keepalive(int fd, unsigned timeout_ms)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
-}
-
-/*
- * ssh: libssh2 reads and writes the socket itself, so neither the cancel
- * flag nor a silent server reaches our read/write.  This thread watches
- * the socket while our read/write are not used: once the flag is set, or
- * while the server has sent nothing at all (an ssh server's banner comes
- * at once) for the timeout, it shuts the socket down, which ends libssh2's
- * wait with an error.  Later silence is not judged here: the client may
- * be busy (building a pack) while the server waits for it.
- */
-static void *watch(void *arg)
-{
-	lg2_stream *st = arg;
-	/* No git_error_set here: libgit2's errors are per thread. */
-	for (;;) {
-		struct tcp_info ti;
-		socklen_t len = sizeof(ti);
-		poll(NULL, 0, POLL_MS);
-		if (__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE) || __atomic_load_n(&st->used, __ATOMIC_ACQUIRE))
-			return NULL;
-		if (st->cancel && *st->cancel) {
-			if (st->ctx)
-				__atomic_store_n(&st->ctx->cancelled, 1, __ATOMIC_RELEASE);
-			break;
-		}
-		memset(&ti, 0, sizeof(ti));
-		if (!st->timeout_ms || getsockopt(st->s, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
-		    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
-			continue;
-		if (ti.tcpi_bytes_received == 0 && grove__sync_now_ms() - st->connected_ms >= st->timeout_ms) {
-			if (st->ctx && !__atomic_load_n(&st->ctx->timed_out, __ATOMIC_ACQUIRE)) {
-				char t[32];
-				snprintf(st->ctx->message, sizeof(st->ctx->message), "the remote did not answer for %s",
-					grove__sync_timeout_text(st->timeout_ms, t, sizeof(t)));
-				__atomic_store_n(&st->ctx->timed_out, 1, __ATOMIC_RELEASE);
-			}
-			break;
-		}
-	}
-	shutdown(st->s, SHUT_RDWR);
-	return NULL;
 }
 
 static int stream_connect(git_stream *stream)
@@ -196,30 +151,16 @@ static int stream_connect(git_stream *stream)
 		git_error_set(GIT_ERROR_NET, "cannot connect to %s port %s: %s", st->host, st->port, strerror(err));
 		return -1;
 	}
-	/* Blocking again: libssh2 (ssh) expects a blocking socket; our own
-	 * reads and writes wait in poll() first and send with MSG_DONTWAIT. */
-	fcntl(st->s, F_SETFL, fcntl(st->s, F_GETFL) & ~O_NONBLOCK);
+	/* The socket stays non-blocking: our reads and writes wait in poll()
+	 * and use MSG_DONTWAIT; TLS does its I/O through them. */
 	keepalive(st->s, st->timeout_ms);
-	st->connected_ms = grove__sync_now_ms();
-	if ((st->timeout_ms || st->cancel) && pthread_create(&st->watchdog, NULL, watch, st) == 0)
-		st->watching = 1;
 	return 0;
-}
-
-static void watch_stop(lg2_stream *st)
-{
-	if (!st->watching)
-		return;
-	__atomic_store_n(&st->stop, 1, __ATOMIC_RELEASE);
-	pthread_join(st->watchdog, NULL);
-	st->watching = 0;
 }
 
 static ssize_t stream_read(git_stream *stream, void *data, size_t len)
 {
 	lg2_stream *st = (lg2_stream *)stream;
 	uint64_t since = grove__sync_now_ms();
-	__atomic_store_n(&st->used, 1, __ATOMIC_RELEASE);
 	for (;;) {
 		ssize_t n;
 		if (wait_fd(st, POLLIN, since, NULL) < 0)
@@ -240,7 +181,6 @@ static ssize_t stream_write(git_stream *stream, const char *data, size_t len, in
 	uint64_t since = grove__sync_now_ms();
 	size_t done = 0;
 	(void)flags;
-	__atomic_store_n(&st->used, 1, __ATOMIC_RELEASE);
 	while (done < len) {
 		ssize_t n = send(st->s, data + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n >= 0) {
@@ -262,7 +202,6 @@ static ssize_t stream_write(git_stream *stream, const char *data, size_t len, in
 static int stream_close(git_stream *stream)
 {
 	lg2_stream *st = (lg2_stream *)stream;
-	watch_stop(st);
 	if (st->s >= 0)
 		close(st->s);
 	st->s = -1;
@@ -272,7 +211,6 @@ static int stream_close(git_stream *stream)
 static void stream_free(git_stream *stream)
 {
 	lg2_stream *st = (lg2_stream *)stream;
-	watch_stop(st);
 	if (st->s >= 0)
 		close(st->s);
 	free(st->host);
@@ -296,6 +234,7 @@ static int stream_new(git_stream **out, const char *host, const char *port)
 	st->parent.write = stream_write;
 	st->parent.close = stream_close;
 	st->parent.free = stream_free;
+	st->not_for_libssh2 = -1;
 	st->s = -1;
 	st->ctx = current_ctx;
 	st->timeout_ms = current_ctx ? current_ctx->timeout_ms : grove__sync_timeout_ms();

@@ -1,6 +1,7 @@
 /*
- * The socket under libgit2's http, https, ssh (and git://) transports,
- * with an inactivity timeout and the caller's cancel flag.
+ * The socket under libgit2's http and https transports (and git:// under
+ * GROVE_SYNC_LIBGIT2=1), with an inactivity timeout and the caller's
+ * cancel flag.
  *
  * Why: libgit2 1.5 has no server timeout (GIT_OPT_SET_SERVER_TIMEOUT came
  * in 1.7); its socket stream does blocking connect/recv/send, so a remote
@@ -8,20 +9,20 @@
  * store's background sync forever.  libgit2 builds every network stream
  * through git_socket_stream_new, which takes a stream registered for
  * GIT_STREAM_STANDARD: the http transport directly, https through its TLS
- * stream (OpenSSL wraps the standard stream and does its I/O through our
- * read/write, so certificates are still checked by libgit2), ssh for its
- * TCP connection.  Ours waits in poll() ticks: no byte for timeout_ms ->
- * "the remote did not answer for N s".
+ * stream (mbedTLS or OpenSSL wraps the standard stream and does its I/O
+ * through our read/write, so certificates are still checked by libgit2).
+ * Ours waits in poll() ticks: no byte for timeout_ms -> "the remote did
+ * not answer for N s".
  *
- * ssh: libgit2 1.5 hands the socket itself to libssh2 (it reads the field
- * after parent, host and port, which is why our stream keeps that layout)
- * and libssh2 then reads and writes it directly, waiting without limit
- * (libssh2_session_set_timeout is not reachable through libgit2 1.5).  A
- * watchdog thread per such socket shuts it down when the cancel flag is
- * set, or when the server has sent nothing at all for the timeout (an ssh
- * server's banner comes at once).  Silence later in an ssh session is not
- * judged (the client may be busy building a pack while the server waits);
- * TCP_USER_TIMEOUT and keepalives catch a peer that is gone.
+ * ssh is not libgit2's: it runs the OpenSSH client under grove's own
+ * client (native_ssh.c), whose waits the timeout and cancel flag cover.
+ * libgit2 1.5 would still pick its ssh transport for a URL with a ':' and
+ * no scheme that native.h leaves to it (an existing local path named
+ * "host:path", transport.h), and that transport hands libssh2 the socket
+ * it finds after parent, host and port in libgit2's own socket stream,
+ * to read and write directly, beyond our timeout and cancel flag.  Our
+ * stream keeps that layout with -1 in that place, so libssh2 fails at
+ * once and never talks on the connection.
  */
 #ifndef GROVE_SYNC_LG2_STREAM_H
 #define GROVE_SYNC_LG2_STREAM_H

@@ -1,17 +1,25 @@
 /* The inactivity timeout of sync transfers (sync/timeout.c, the native
- * client's waits in sync/native_conn.c, libgit2's sockets in
- * sync/lg2_stream.c) against a loopback server that accepts connections
- * and never answers: fetch and push over git://, http:// and ssh:// fail
- * after GROVE_SYNC_TIMEOUT with "the remote did not answer" (ssh: a server
- * that never sends its banner), the store's refs unchanged and the error
- * recorded; with no timeout the cancel flag still
- * ends the wait; the background sync (grove_sync) gives up on a silent
- * upstream, keeps the write, and stops promptly.  (The CLI, real servers
- * and connections cut mid-pack: tests/shell/sync_hang.sh.) */
+ * client's waits in sync/native_conn.c, for git:// and for ssh through the
+ * OpenSSH client, libgit2's sockets in sync/lg2_stream.c for http) against
+ * a loopback server that accepts connections and never answers: fetch and
+ * push over git://, http:// and ssh:// fail after GROVE_SYNC_TIMEOUT with
+ * "the remote did not answer" (ssh: a server that never sends its banner),
+ * the store's refs unchanged and the error recorded; with no timeout the
+ * cancel flag still ends the wait; libgit2's own ssh, reached directly,
+ * gets no socket from lg2_stream.c and fails at once; the background sync
+ * (grove_sync) gives up on a silent upstream, keeps the write, and stops
+ * promptly.  (The CLI, real servers and connections cut mid-pack:
+ * tests/shell/sync_hang.sh; an ssh session silent after authentication:
+ * tests/shell/sync_http_ssh.sh.) */
 #include <criterion/criterion.h>
+#include <git2.h>
+#include <git2/sys/repository.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +29,7 @@
 
 #include "error.h"
 #include "store.h"
+#include "../../sync/lg2_stream.h"
 #include "../../sync/sync_internal.h"
 
 /* A regression (waiting forever) fails instead of hanging. */
@@ -148,7 +157,8 @@ Test(sync_timeout, fetch_git_silent) { timeout_case("git", 0); }
 Test(sync_timeout, push_git_silent) { timeout_case("git", 1); }
 Test(sync_timeout, fetch_http_silent) { timeout_case("http", 0); }
 Test(sync_timeout, push_http_silent) { timeout_case("http", 1); }
-/* ssh: libssh2 reads the socket itself; the watchdog judges the banner. */
+/* ssh: grove's own client runs the OpenSSH client, which waits for a
+ * banner that never comes until the timeout kills it. */
 Test(sync_timeout, fetch_ssh_silent) { timeout_case("ssh", 0); }
 Test(sync_timeout, push_ssh_silent) { timeout_case("ssh", 1); }
 
@@ -193,6 +203,62 @@ static void cancel_case(const char *scheme)
 Test(sync_timeout, cancel_git_without_timeout) { cancel_case("git"); }
 Test(sync_timeout, cancel_http_without_timeout) { cancel_case("http"); }
 Test(sync_timeout, cancel_ssh_without_timeout) { cancel_case("ssh"); }
+
+/* libgit2's ssh transport, reached directly (grove sends every ssh URL it
+ * recognises to OpenSSH; transport.h says which URLs libgit2 would still
+ * read as ssh): libssh2 takes the socket from the place libgit2's own
+ * stream keeps it, where ours keeps -1, so the session fails at once.  It
+ * never waits on the silent server, even with no timeout and no cancel
+ * flag (before, libssh2 read the real socket there and waited forever). */
+Test(sync_timeout, libgit2_ssh_gets_no_socket)
+{
+	silent_server s;
+	grove__lg2_stream_ctx ctx;
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	git_remote_callbacks cb;
+	git_remote_create_options ro;
+	const git_error *e;
+	char url[128];
+	double t0, t;
+	int err;
+	memset(&ctx, 0, sizeof(ctx));
+	silent_start(&s);
+	cr_assert_geq(git_libgit2_init(), 1);
+	cr_assert_eq(grove__lg2_stream_register(), 0);
+	cr_assert_eq(git_repository_new(&repo), 0);
+	snprintf(url, sizeof(url), "ssh://git@127.0.0.1:%d/r.git", s.port);
+	/* As transport.c: insteadOf skipped (libgit2 1.5 leaks on that path). */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	cr_assert_eq(git_remote_create_with_opts(&remote, url, &ro), 0);
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	grove__lg2_stream_use(&ctx);
+	t0 = now_s();
+	/* libgit2 1.5's ssh transport leaks a few strings when the session
+	 * fails to start; not ours.  (Our stream's own allocations are checked
+	 * by the http cases.) */
+#if defined(__SANITIZE_ADDRESS__)
+	__lsan_disable();
+#endif
+	err = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL);
+#if defined(__SANITIZE_ADDRESS__)
+	__lsan_enable();
+#endif
+	t = now_s() - t0;
+	grove__lg2_stream_use(NULL);
+	e = git_error_last();
+	cr_expect_lt(err, 0);
+	/* Connected through our stream, then refused by libssh2 for the socket. */
+	cr_expect(e && strstr(e->message, "SSH session"), "%s", e ? e->message : "(no error)");
+	cr_expect(t < 3.0, "took %.2f s", t);
+	cr_expect_eq(ctx.timed_out, 0);
+	git_remote_free(remote);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	silent_stop(&s);
+}
 
 Test(sync_timeout, setting)
 {
