@@ -32,8 +32,9 @@
  * (libssh2) checked no host key and, reading its socket itself, could not
  * time out a server that went silent mid-session.  libgit2 still picks its
  * ssh for a URL native.h leaves to it that has a ':' and no scheme (an
- * existing local path named "host:path"); it refuses any ssh host key
- * (transport.c), so such a session fails before authentication.
+ * existing local path named "host:path"); such a session fails at once
+ * (lg2_stream.c gives libssh2 no socket; transport.c would also refuse
+ * any ssh host key).
  *
  * Costs over libgit2: push builds its pack with libgit2's pack builder,
  * which reads full objects from the store and recomputes deltas
