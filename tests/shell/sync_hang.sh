@@ -12,11 +12,13 @@
 #    the pack, then goes quiet / closes the connection;
 #  - push-hang / push-cut: relays the first 20 KB of the pushed pack, then
 #    stops reading / closes the connection.
-# git:// is grove's own client (sync/native_conn.c), http and https are
-# libgit2's over grove's socket stream (sync/lg2_stream.c): https is a
+# git:// and ssh are grove's own client (sync/native_conn.c; ssh runs the
+# OpenSSH client, and the timeout covers the whole session), http and https
+# are libgit2's over grove's socket stream (sync/lg2_stream.c): https is a
 # silent server that never starts the TLS handshake, ssh one that never
-# sends its banner (only that first silence is judged for ssh).  GROVE_SYNC_TIMEOUT=0
-# waits without limit and SIGINT still ends it ("cancelled").
+# sends its banner (an ssh session silent after authentication:
+# sync_http_ssh.sh).  GROVE_SYNC_TIMEOUT=0 waits without limit and SIGINT
+# still ends it ("cancelled").
 set -eu
 GROVE=${GROVE:-build/test/grove}
 GROVE=$(cd "$(dirname "$GROVE")" && pwd)/$(basename "$GROVE")
@@ -229,8 +231,8 @@ cat log-git log-http
 proxy silent 1
 expect_timeout "https: clone (silent)" 5 "$GROVE" -q clone "https://127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-https"
 [ -z "$("$GROVE" -C "lmdb:$tmp/c-https" branch 2>/dev/null)" ] || fail "https: failed clone has branches"
-# ssh: libssh2 reads the socket itself; a server that never sends its
-# banner is still timed out (sync/lg2_stream.c's watchdog).
+# ssh: the OpenSSH client waits for a banner that never comes; grove's own
+# client times the session out (ssh is killed and reaped).
 expect_timeout "ssh: clone (silent)" 5 "$GROVE" -q clone "ssh://git@127.0.0.1:$PROXY_PORT/r.git" "lmdb:$tmp/c-ssh"
 [ -z "$("$GROVE" -C "lmdb:$tmp/c-ssh" branch 2>/dev/null)" ] || fail "ssh: failed clone has branches"
 # GROVE_SYNC_TIMEOUT=0: no timeout; SIGINT still ends the wait (cancel flag).
