@@ -1,0 +1,150 @@
+#!/bin/bash
+# Issue 5: two `grove serve --upstream` stores on one real `git daemon`
+# remote take 200 CalDAV edits each at the same time (2 client threads per
+# server), some on the same events, and converge to one tree with every
+# edit accounted for; a third party then pushes .ics changes with plain git
+# and both stores serve them.
+#
+# Phase 1 (remote up): per server 100 events made, 20 made then edited, 5
+# made then deleted, and 40 edits of 20 shared events; for each shared
+# event the designated winner writes its final version after a barrier,
+# above every other version (SEQUENCE; two decided by LAST-MODIFIED, two by
+# DTSTAMP), so the outcome does not depend on when the stores merge.
+# Phase 2 (remote down, so neither store sees the other's edits): 10 edits
+# per server of 5 contested events, where the rule (not the order) picks
+# the winner, including a modification against a deletion.
+# The checker (lib/sync_converge.py) works from the ledger of acknowledged
+# operations: the remote's tree byte for byte, every acknowledged PUT in
+# its history, every merge decision consistent with the rule and naming a
+# blob the remote has, both stores serving the same.
+set -eu
+GROVE=${GROVE:-build/test/grove}
+GROVE=$(cd "$(dirname "$GROVE")" && pwd)/$(basename "$GROVE")
+here=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+helper=$here/lib/sync_converge.py
+tmp=$(mktemp -d)
+fail() {
+	echo "FAIL: $*" >&2
+	for l in "$tmp"/serve-*.log; do [ -f "$l" ] && { echo "== $l"; grep -v ' "[A-Z]* /' "$l" | tail -20; } >&2; done
+	exit 1
+}
+. "$here/lib/git_server.bash"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:fast_unwind_on_malloc=0"
+export LSAN_OPTIONS="suppressions=$here/lib/sync_lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+. "$here/lib/dav_server.bash"
+GITD_PID= A_PID= B_PID=
+cleanup() {
+	for p in "$A_PID" "$B_PID"; do [ -n "$p" ] && { kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; }; done
+	[ -n "$GITD_PID" ] && { kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null; }
+	[ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
+	return 0
+}
+trap cleanup EXIT
+cd "$tmp"
+sync_client_env
+t_start=$(date +%s.%N)
+
+GP=$(free_port)
+start_gitd() {
+	git daemon --export-all --enable=receive-pack --base-path="$tmp/served" --listen=127.0.0.1 --port="$GP" \
+		--reuseaddr 2>>"$tmp/gitd.log" &
+	GITD_PID=$!
+	wait_port "$GP"
+}
+stop_gitd() { kill "$GITD_PID"; wait "$GITD_PID" 2>/dev/null || true; GITD_PID=; }
+
+echo "--- the remote: one calendar, 34 events, pushed with git"
+mkdir served
+git init -q --bare served/up.git
+R=$tmp/served/up.git
+start_gitd
+UP="git://127.0.0.1:$GP/up.git"
+git init -q seed
+$PY "$helper" seed seed "$tmp/manifest.json"
+git -C seed add . && git -C seed commit -qm "seed calendar" && git -C seed push -q "$UP" main ||
+	fail "seeding the remote"
+
+dav_users alice:pw-a
+AUTH=alice:pw-a
+head -c 24 /dev/urandom | base64 > token
+TOKEN=$(cat token)
+
+# serve NAME: starts store NAME on the upstream; sets NAME_PID and NAME (its URL).
+serve() {
+	local log=$tmp/serve-$1.log port= i
+	"$GROVE" serve --store "lmdb:$tmp/store-$1" --htpasswd "$tmp/htpasswd" --listen 127.0.0.1:0 \
+		--git-admin alice --upstream "$UP" --push-delay-ms 100 --fetch-interval 1 \
+		--hook-token-file "$tmp/token" 2>"$log" &
+	eval "$1_PID=$!"
+	for i in $(seq 1 200); do
+		port=$(sed -n 's/.*listening on .* port \([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+		[ -n "$port" ] && break
+		kill -0 "$(eval echo \$$1_PID)" 2>/dev/null || fail "store $1 exited at start"
+		sleep 0.05
+	done
+	[ -n "$port" ] || fail "store $1 did not start"
+	eval "$1=http://127.0.0.1:$port"
+}
+# stop NAME: SIGTERM; the store must stop gracefully with exit 0 (ASan/LSan clean).
+stop() {
+	local pid rc=0
+	pid=$(eval echo \$$1_PID)
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	eval "$1_PID="
+	[ "$rc" = 0 ] || fail "store $1 exited $rc after SIGTERM"
+	grep -q "stopped" "$tmp/serve-$1.log" || fail "store $1 did not report a graceful stop"
+}
+serve A
+serve B
+BASE=$A; [ "$(dav_status $AUTH GET /dav/alice/calendars/work/sh01.ics)" = 200 ] || fail "A did not start from the remote"
+BASE=$B; [ "$(dav_status $AUTH GET /dav/alice/calendars/work/sh01.ics)" = 200 ] || fail "B did not start from the remote"
+
+echo "--- phase 1: 190 edits on each store at once, the remote up"
+GROVE_HOOK_TOKEN=$TOKEN $PY "$helper" drive 1 "$A" "$B" "$AUTH" "$tmp/ledger.json" || fail "phase 1"
+
+echo "--- phase 2: 10 edits of the contested events on each store, the remote down"
+stop_gitd
+GROVE_HOOK_TOKEN=$TOKEN $PY "$helper" drive 2 "$A" "$B" "$AUTH" "$tmp/ledger.json" || fail "phase 2"
+start_gitd
+
+echo "--- convergence"
+$PY "$helper" wait "$A" "$B" "$R" "$TOKEN" 60 || fail "convergence"
+$PY "$helper" check "$A" "$B" "$AUTH" "$R" "$tmp/manifest.json" "$tmp/ledger.json" || fail "check"
+git -C "$R" fsck --strict 2>fsck.err || { cat fsck.err >&2; fail "git fsck --strict on the remote"; }
+echo "remote: $(git -C "$R" rev-list --count main) commits, $(git -C "$R" rev-list --merges --count main) merges"
+
+echo "--- a third party pushes with git"
+key=alice/calendars/work
+git clone -q "$UP" third
+ics thirdparty "pushed with git" > "third/$key/thirdparty.ics"
+ics a-u001 "a-u001 edited with git" "SEQUENCE:1" > "third/$key/a-u001.ics"
+git -C third add . && git -C third commit -qm "third party: one new event, a-u001 edited" &&
+	git -C third push -q origin main || fail "the third party's push"
+new_blob=$(git -C third rev-parse "HEAD:$key/thirdparty.ics")
+mod_blob=$(git -C third rev-parse "HEAD:$key/a-u001.ics")
+# The webhook for A only; B has to notice through its periodic fetch.
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Grove-Token: $TOKEN" "$A/hooks/sync")" = 202 ] || fail "hook"
+etag() { curl -s -o /dev/null -D - -u "$AUTH" "$1/dav/$key/$2" | tr -d '\r' | sed -n 's/^ETag: "\(.*\)"$/\1/Ip'; }
+t0=$(date +%s.%N)
+for s in A B; do
+	url=$(eval echo \$$s)
+	for i in $(seq 1 100); do
+		[ "$(etag "$url" thirdparty.ics)" = "$new_blob" ] && [ "$(etag "$url" a-u001.ics)" = "$mod_blob" ] && break
+		sleep 0.1
+	done
+	[ "$(etag "$url" thirdparty.ics)" = "$new_blob" ] || fail "$s does not serve the third party's new event"
+	[ "$(etag "$url" a-u001.ics)" = "$mod_blob" ] || fail "$s does not serve the third party's edit of a-u001"
+	echo "$s serves the third party's push after $(echo "$(date +%s.%N) - $t0" | bc) s"
+done
+$PY "$helper" wait "$A" "$B" "$R" "$TOKEN" 20 || fail "convergence after the third party"
+[ "$(git -C "$R" rev-parse main)" = "$(git -C third rev-parse HEAD)" ] ||
+	fail "the stores changed the remote after the third party's push (nothing was written since)"
+git -C "$R" fsck --strict 2>fsck.err || { cat fsck.err >&2; fail "git fsck --strict on the remote"; }
+
+stop A
+stop B
+stop_gitd
+! grep -l "ERROR: AddressSanitizer\|runtime error:" "$tmp"/serve-*.log || fail "sanitizer report in a store's log"
+echo "ok ($(echo "$(date +%s.%N) - $t_start" | bc) s)"
