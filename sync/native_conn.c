@@ -40,6 +40,23 @@ static const char *file_url_path(const char *url)
 	return *p == '/' ? p : NULL;
 }
 
+/* A remote given as a path rather than a URL: an absolute path, or one
+ * that exists here (so "dir:repo.git" in the current directory is that
+ * directory, as git reads it, never an ssh host). */
+static const char *plain_local_path(const char *url)
+{
+	if (strstr(url, "://"))
+		return NULL;
+	return url[0] == '/' || access(url, F_OK) == 0 ? url : NULL;
+}
+
+/* The local repository path of a file:// URL or a plain path. */
+static const char *local_path(const char *url)
+{
+	const char *p = file_url_path(url);
+	return p ? p : plain_local_path(url);
+}
+
 /* 1 if an executable "git" is on PATH (file:// runs git's own programs). */
 static int have_git(void)
 {
@@ -75,7 +92,7 @@ int grove__native_handles(const char *url)
 		return 0;
 	if (!strncasecmp(url, "git://", 6))
 		return 1;
-	return file_url_path(url) && have_git();
+	return local_path(url) && have_git();
 }
 
 int grove__nconn_fail(grove__nconn *c, int code, const char *fmt, ...)
@@ -594,8 +611,8 @@ int grove__nconn_open(grove__nconn *c, const char *url, const char *service, con
 	grove__pkt_reader_reset(&c->rd);
 	if ((rc = grove_url_redact(url, &c->shown_url)) < 0)
 		return rc;
-	if (file_url_path(url))
-		return open_local(c, file_url_path(url), service);
+	if (local_path(url))
+		return open_local(c, local_path(url), service);
 	if (grove__ssh_is_url(url))
 		return open_ssh(c, url, service);
 	if ((rc = parse_url(url, &host, &port, &path)) < 0) {

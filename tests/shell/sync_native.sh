@@ -165,6 +165,17 @@ rc=0; "$GROVE" -q clone "file://$tmp/served/nope.git" "lmdb:$tmp/c-nope" 2>err |
 [ "$rc" != 0 ] || fail "clone of a missing file:// repository succeeded"
 [ "$(wc -l <err)" = 1 ] && grep -q "^grove: fetch from 'origin' (file://$tmp/served/nope.git): .*does not appear to be a git repository" err ||
 	fail "file:// error message: $(cat err)"
+# A plain path is local too, also one with a ':' in its name (never an ssh
+# host, as git reads it): relative and absolute, clone and push.
+cp -r served/f.git "served/host:f.git"
+(cd served && "$GROVE" -q clone "host:f.git" "lmdb:$tmp/c-colon") || fail "clone of a local 'host:f.git'"
+"$GROVE" -C "lmdb:$tmp/c-colon" log -n1 main | grep -q "$(git -C src rev-parse main)" || fail "colon clone refs"
+"$GROVE" -q clone "$tmp/served/f.git" "lmdb:$tmp/c-abs" || fail "clone of an absolute path"
+"$GROVE" -C "lmdb:$tmp/c-abs" --branch main set colon.txt z >/dev/null
+"$GROVE" -q -C "lmdb:$tmp/c-abs" remote add colon "$tmp/served/host:f.git"
+"$GROVE" -q -C "lmdb:$tmp/c-abs" push colon main || fail "push to an absolute path with a ':'"
+[ "$(git --git-dir="served/host:f.git" rev-parse main)" = "$("$GROVE" -C "lmdb:$tmp/c-abs" log -n1 main | sed -n 's/^commit //p')" ] ||
+	fail "the push to 'host:f.git' did not land"
 
 # The libgit2 path still works (and is what https/ssh use).
 "$GROVE" -C "$s" --branch topic set t3.txt y >/dev/null
