@@ -16,7 +16,8 @@ to that one operation:
             daemon forks per connection (daemon child -> upload-pack ->
             pack-objects, each waiting for its children) and lighttpd forks
             the CGI, so exited children are folded into the parent's cutime
-  srv rss   the larger of two figures: the peak over 10 ms samples of the
+  srv rss   the larger of two figures: the peak over samples (every 1 ms in
+            the first second, then every 10 ms) of the
             sum of VmHWM of the server process and all its live
             descendants (for grove: its VmHWM), and the kernel's peak RSS
             of the largest single process of the server's tree (ru_maxrss
@@ -143,7 +144,9 @@ def cpu_seconds(pid):
 
 
 class RssSampler(threading.Thread):
-    """Peak of the summed VmHWM of a process tree, sampled every 10 ms."""
+    """Peak of the summed VmHWM of a process tree, sampled every 1 ms for
+    the first second (git's children for a small request live a few ms),
+    then every 10 ms (so a long clone's client keeps its CPU)."""
 
     def __init__(self, pid):
         super().__init__(daemon=True)
@@ -157,9 +160,10 @@ class RssSampler(threading.Thread):
         self.anon = max(self.anon, sum(status_kb(p, "RssAnon:") for p in tree))
 
     def run(self):
+        start = time.monotonic()
         while not self.stop.is_set():
             self.sample()
-            self.stop.wait(0.01)
+            self.stop.wait(0.001 if time.monotonic() - start < 1.0 else 0.01)
 
 
 # --- servers --------------------------------------------------------------
