@@ -44,6 +44,8 @@ trap cleanup EXIT
 cd "$tmp"
 sync_client_env
 t_start=$(date +%s.%N)
+# step TITLE: a section header with the seconds since the start.
+step() { echo "--- $* (at $(echo "$(date +%s.%N) - $t_start" | bc | xargs printf '%.1f') s)"; }
 
 GP=$(free_port)
 start_gitd() {
@@ -54,7 +56,7 @@ start_gitd() {
 }
 stop_gitd() { kill "$GITD_PID"; wait "$GITD_PID" 2>/dev/null || true; GITD_PID=; }
 
-echo "--- the remote: one calendar, 34 events, pushed with git"
+step "the remote: one calendar, 34 events, pushed with git"
 mkdir served
 git init -q --bare served/up.git
 R=$tmp/served/up.git
@@ -101,21 +103,21 @@ serve B
 BASE=$A; [ "$(dav_status $AUTH GET /dav/alice/calendars/work/sh01.ics)" = 200 ] || fail "A did not start from the remote"
 BASE=$B; [ "$(dav_status $AUTH GET /dav/alice/calendars/work/sh01.ics)" = 200 ] || fail "B did not start from the remote"
 
-echo "--- phase 1: 190 edits on each store at once, the remote up"
+step "phase 1: 190 edits on each store at once, the remote up"
 GROVE_HOOK_TOKEN=$TOKEN $PY "$helper" drive 1 "$A" "$B" "$AUTH" "$tmp/ledger.json" || fail "phase 1"
 
-echo "--- phase 2: 10 edits of the contested events on each store, the remote down"
+step "phase 2: 10 edits of the contested events on each store, the remote down"
 stop_gitd
 GROVE_HOOK_TOKEN=$TOKEN $PY "$helper" drive 2 "$A" "$B" "$AUTH" "$tmp/ledger.json" || fail "phase 2"
 start_gitd
 
-echo "--- convergence"
+step "convergence"
 $PY "$helper" wait "$A" "$B" "$R" "$TOKEN" 60 || fail "convergence"
 $PY "$helper" check "$A" "$B" "$AUTH" "$R" "$tmp/manifest.json" "$tmp/ledger.json" || fail "check"
 git -C "$R" fsck --strict 2>fsck.err || { cat fsck.err >&2; fail "git fsck --strict on the remote"; }
 echo "remote: $(git -C "$R" rev-list --count main) commits, $(git -C "$R" rev-list --merges --count main) merges"
 
-echo "--- a third party pushes with git"
+step "a third party pushes with git"
 key=alice/calendars/work
 git clone -q "$UP" third
 ics thirdparty "pushed with git" > "third/$key/thirdparty.ics"
@@ -143,6 +145,7 @@ $PY "$helper" wait "$A" "$B" "$R" "$TOKEN" 20 || fail "convergence after the thi
 	fail "the stores changed the remote after the third party's push (nothing was written since)"
 git -C "$R" fsck --strict 2>fsck.err || { cat fsck.err >&2; fail "git fsck --strict on the remote"; }
 
+step "stopping the stores"
 stop A
 stop B
 stop_gitd

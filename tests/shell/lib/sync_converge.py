@@ -446,18 +446,28 @@ def check(base_a, base_b, auth, remote, manifest_path, ledger_path):
     if COLL + "/c5.ics" not in mod_del:
         fail("no merge commit says c5.ics was modified on one side, deleted on the other")
 
-    # Both servers serve exactly that.
+    # Both servers serve exactly that (both asked at once).
     deleted = set(e["path"] for e in ledger if e["method"] == "DELETE") - set(exp)
-    for name, base in (("A", base_a), ("B", base_b)):
+    problems = []
+    def serves(name, base):
         c = Client(base, auth=auth)
         for p, data in exp.items():
             status, _, body = c.request("GET", "/dav/" + p)
             if status != 200 or body != data:
-                fail("%s serves %s as %s %r, expected the remote's version" % (name, p, status, body[:200]))
+                problems.append("%s serves %s as %s %r, expected the remote's version" % (name, p, status, body[:200]))
+                return
         for p in deleted:
             status, _, _ = c.request("GET", "/dav/" + p)
             if status != 404:
-                fail("%s: deleted %s answers %s" % (name, p, status))
+                problems.append("%s: deleted %s answers %s" % (name, p, status))
+                return
+    ths = [threading.Thread(target=serves, args=a) for a in (("A", base_a), ("B", base_b))]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    if problems:
+        fail("\n  ".join(problems))
     print("checked: remote %s holds %d events (%d deleted, %d contested losers named), %d merge decisions "
           "all by the rule, %d acknowledged edits all in history; A and B serve the same" % (
               head[:12], len(exp), len(deleted), len(losers), decisions, len(ledger)))
