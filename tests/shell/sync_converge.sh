@@ -44,8 +44,9 @@ trap cleanup EXIT
 cd "$tmp"
 sync_client_env
 t_start=$(date +%s.%N)
-# step TITLE: a section header with the seconds since the start.
-step() { echo "--- $* (at $(echo "$(date +%s.%N) - $t_start" | bc | xargs printf '%.1f') s)"; }
+# since T: seconds since T (date +%s.%N); step TITLE: a section header with the time.
+since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
+step() { echo "--- $* (at $(since "$t_start") s)"; }
 
 GP=$(free_port)
 start_gitd() {
@@ -138,7 +139,7 @@ for s in A B; do
 	done
 	[ "$(etag "$url" thirdparty.ics)" = "$new_blob" ] || fail "$s does not serve the third party's new event"
 	[ "$(etag "$url" a-u001.ics)" = "$mod_blob" ] || fail "$s does not serve the third party's edit of a-u001"
-	echo "$s serves the third party's push after $(echo "$(date +%s.%N) - $t0" | bc) s"
+	echo "$s serves the third party's push after $(since "$t0") s"
 done
 $PY "$helper" wait "$A" "$B" "$R" "$TOKEN" 20 || fail "convergence after the third party"
 [ "$(git -C "$R" rev-parse main)" = "$(git -C third rev-parse HEAD)" ] ||
@@ -150,4 +151,4 @@ stop A
 stop B
 stop_gitd
 ! grep -l "ERROR: AddressSanitizer\|runtime error:" "$tmp"/serve-*.log || fail "sanitizer report in a store's log"
-echo "ok ($(echo "$(date +%s.%N) - $t_start" | bc) s)"
+echo "ok ($(since "$t_start") s)"

@@ -237,6 +237,7 @@ def drive(phase, base_a, base_b, auth, ledger_path):
                     e["blob"] = blob_id(body)
                     e["etag"] = headers.get("ETag", "")
                     e["sequence"], e["modified"], e["stamp"] = version(body)
+                    e["marker"] = re.search(r"SUMMARY:(.*?)\r", e["body"]).group(1)
                 ok = status in ((201, 204) if method == "PUT" else (204, 200))
                 with lock:
                     if ok:
