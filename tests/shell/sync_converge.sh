@@ -35,6 +35,7 @@ export LSAN_OPTIONS="suppressions=$here/lib/sync_lsan.supp:print_suppressions=0$
 . "$here/lib/dav_server.bash"
 GITD_PID= A_PID= B_PID=
 cleanup() {
+	set +e  # wait returns the killed process's status: -e would end the trap there
 	for p in "$A_PID" "$B_PID"; do [ -n "$p" ] && { kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; }; done
 	[ -n "$GITD_PID" ] && { kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null; }
 	[ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
