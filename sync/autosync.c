@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "oid.h"
@@ -57,6 +58,7 @@ struct grove_sync {
 	uint64_t next_fetch_ms;
 	uint64_t retry_at_ms;  /* 0: not backing off */
 	unsigned backoff_ms;
+	uint32_t jitter;       /* xorshift state: spreads the retries of rival stores */
 	grove_sync_state st;
 };
 
@@ -209,9 +211,12 @@ static int merge_upstream(grove_sync *s, const grove_oid *up)
 next:
 		if (rc != GROVE_EHEADMOVED)
 			return rc;
-		grove_error_clear(); /* a writer committed meanwhile: again */
+		if (attempt + 1 < MERGE_ATTEMPTS)
+			grove_error_clear(); /* a writer committed meanwhile: again */
 	}
-	return rc;
+	return grove__error_set(GROVE_EHEADMOVED,
+		"merging %s/%s into %s: local commits moved the branch during %d attempts; retrying soon",
+		s->remote, s->remote_branch, s->branch, MERGE_ATTEMPTS);
 }
 
 /* Fetch, detect a rewritten upstream, merge. */
@@ -303,6 +308,9 @@ static int cycle(grove_sync *s, int do_fetch)
 		if (rc == 0)
 			rc = GROVE_ENOTFF; /* unless the next push succeeds */
 	}
+	if (rc == GROVE_ENOTFF)
+		grove__error_set(GROVE_ENOTFF, "push to '%s': the remote's %s moved %d times while we merged "
+			"(another writer); trying again shortly", s->remote, s->remote_branch, PUSH_ATTEMPTS);
 	/* The failure's message, before the reads below reset the thread's
 	 * error (the state said "GROVE_EIO" instead of why). */
 	if (rc < 0) {
@@ -330,6 +338,19 @@ static int cycle(grove_sync *s, int do_fetch)
 		s->retry_at_ms = 0;
 		s->st.last_error[0] = '\0';
 		s->st.state = GROVE_SYNC_IDLE;
+	} else if (rc == GROVE_ENOTFF || rc == GROVE_EHEADMOVED) {
+		/* Contention, not a remote that is down: another store pushed
+		 * first every time, or local writes kept moving the branch.
+		 * Try again soon, after a random part of the push delay, so two
+		 * stores racing for one remote stop colliding; the backoff for
+		 * failures stays where it was. */
+		s->jitter ^= s->jitter << 13;
+		s->jitter ^= s->jitter >> 17;
+		s->jitter ^= s->jitter << 5;
+		s->retry_at_ms = now_ms() + 10 + s->jitter % (s->push_delay_ms + 50u);
+		s->st.failures++;
+		snprintf(s->st.last_error, sizeof(s->st.last_error), "%s", why);
+		s->st.state = GROVE_SYNC_BACKING_OFF;
 	} else {
 		s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : s->backoff_min_ms;
 		if (s->backoff_ms > s->backoff_max_ms)
@@ -368,7 +389,8 @@ static void *run(void *arg)
 			wake = s->retry_at_ms; /* backing off: only a fetch request goes first */
 		else if (dirty && now < push_at)
 			wake = push_at;
-		if (s->fetch_interval_s && s->next_fetch_ms < wake)
+		/* A periodic fetch waits out a backoff too (or this would spin). */
+		if (s->fetch_interval_s && retry_ok && s->next_fetch_ms < wake)
 			wake = s->next_fetch_ms;
 		if (s->fetch_wanted || (retry_ok && (fetch || (dirty && now >= push_at) ||
 				s->retry_at_ms))) {
@@ -457,6 +479,9 @@ int grove_sync_start(grove_sync **out, grove *g, const grove_sync_config *cfg)
 	if (!(s = grove__calloc(1, sizeof(*s))))
 		return GROVE_ENOMEM;
 	s->g = g;
+	s->jitter = ((uint32_t)getpid() * 2654435761u) ^ (uint32_t)now_ms() ^ (uint32_t)(uintptr_t)s;
+	if (!s->jitter)
+		s->jitter = 1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -84,9 +84,15 @@ static void items_dispose(push_item *items, size_t n)
 	free(items);
 }
 
+/* The remote moved: a non-fast-forward, or another push updating the
+ * ref between our reading it and our update landing (git says "failed
+ * to update ref" or "failed to lock", grove "stale info").  Fetching,
+ * merging and pushing again is the answer to all of them. */
 static int is_nonff_status(const char *s)
 {
-	return strstr(s, "non-fast-forward") || strstr(s, "fetch first") || strstr(s, "not a fast-forward");
+	return strstr(s, "non-fast-forward") || strstr(s, "fetch first") || strstr(s, "not a fast-forward") ||
+		strstr(s, "failed to update ref") || strstr(s, "failed to lock") || strstr(s, "cannot lock ref") ||
+		strstr(s, "stale info");
 }
 
 /*

@@ -21,6 +21,7 @@ export LSAN_OPTIONS="suppressions=$here/lib/sync_lsan.supp:print_suppressions=0$
 . "$here/lib/dav_server.bash"
 GITD_PID= B_PID=
 cleanup() {
+	set +e  # wait returns the killed process's status: -e would end the trap there
 	kill_server
 	[ -n "$B_PID" ] && { kill -KILL "$B_PID" 2>/dev/null; wait "$B_PID" 2>/dev/null; }
 	[ -n "$GITD_PID" ] && { kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null; }
