@@ -180,25 +180,6 @@ int grove__rp_index_pack(grove__receive *rp)
 /* ------------------------------------------------------------------ */
 /* Object graph helpers                                                 */
 
-typedef struct {
-	grove_oid *ids;
-	size_t n, cap;
-} oid_stack;
-
-static int stack_push(oid_stack *s, const grove_oid *id)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		grove_oid *n = grove__realloc(s->ids, cap * sizeof(*n));
-		if (!n)
-			return GROVE_ENOMEM;
-		s->ids = n;
-		s->cap = cap;
-	}
-	s->ids[s->n++] = *id;
-	return 0;
-}
-
 /* Type of an object in the quarantine or the store; GROVE_ENOTFOUND. */
 static int object_type(grove__rp_quarantine *q, const grove_oid *id, grove_otype *type)
 {
@@ -212,7 +193,7 @@ static int object_type(grove__rp_quarantine *q, const grove_oid *id, grove_otype
 }
 
 /* Pushes the objects a quarantined object refers to. */
-static int push_links(grove__rp_quarantine *q, const grove__object *rec, oid_stack *s)
+static int push_links(grove__rp_quarantine *q, const grove__object *rec, grove__oidvec *s)
 {
 	grove_buf buf = { 0 };
 	int rc;
@@ -223,9 +204,9 @@ static int push_links(grove__rp_quarantine *q, const grove__object *rec, oid_sta
 	if (rec->type == GROVE_OBJ_COMMIT) {
 		grove_commit *c = NULL;
 		if ((rc = grove__commit_parse(&rec->id, buf.data, buf.size, &c)) == 0) {
-			rc = stack_push(s, &c->tree);
+			rc = grove__oidvec_push(s, &c->tree);
 			for (size_t i = 0; rc == 0 && i < c->parent_count; i++)
-				rc = stack_push(s, &c->parents[i]);
+				rc = grove__oidvec_push(s, &c->parents[i]);
 			grove_commit_free(c);
 		}
 	} else if (rec->type == GROVE_OBJ_TREE) {
@@ -233,14 +214,14 @@ static int push_links(grove__rp_quarantine *q, const grove__object *rec, oid_sta
 		if ((rc = grove__tree_parse(&rec->id, buf.data, buf.size, &t)) == 0) {
 			for (size_t i = 0; rc == 0 && i < t->count; i++)
 				if (t->entries[i].mode != GROVE_MODE_GITLINK)
-					rc = stack_push(s, &t->entries[i].id);
+					rc = grove__oidvec_push(s, &t->entries[i].id);
 			grove__tree_free(t);
 		}
 	} else if (rec->type == GROVE_OBJ_TAG) {
 		grove__tag tag;
 		memset(&tag, 0, sizeof(tag));
 		if ((rc = grove__tag_parse(buf.data, buf.size, &tag)) == 0) {
-			rc = stack_push(s, &tag.target);
+			rc = grove__oidvec_push(s, &tag.target);
 			grove__tag_dispose(&tag);
 		}
 	}
@@ -257,15 +238,15 @@ static int push_links(grove__rp_quarantine *q, const grove__object *rec, oid_sta
  */
 static int walk_new(grove__rp_quarantine *q, const grove_oid *tip, grove__oidset *seen)
 {
-	oid_stack s = { 0 };
+	grove__oidvec s = { 0 };
 	grove_oid id;
 	int rc;
 
-	if ((rc = stack_push(&s, tip)) < 0)
+	if ((rc = grove__oidvec_push(&s, tip)) < 0)
 		return rc;
-	while (s.n) {
+	while (s.count) {
 		const grove__object *rec;
-		id = s.ids[--s.n];
+		id = s.ids[--s.count];
 		if ((rc = grove__oidset_add(seen, &id)) < 0)
 			break;
 		if (rc == 0)
@@ -286,7 +267,7 @@ static int walk_new(grove__rp_quarantine *q, const grove_oid *tip, grove__oidset
 		if ((rc = push_links(q, rec, &s)) < 0)
 			break;
 	}
-	free(s.ids);
+	grove__oidvec_dispose(&s);
 	return rc;
 }
 
@@ -296,13 +277,13 @@ static int walk_new(grove__rp_quarantine *q, const grove_oid *tip, grove__oidset
 static int is_fast_forward(grove__rp_quarantine *q, const grove_oid *old, const grove_oid *new_id)
 {
 	grove__oidset seen = GROVE__OIDSET_INIT;
-	oid_stack s = { 0 }, boundary = { 0 };
+	grove__oidvec s = { 0 }, boundary = { 0 };
 	int rc = 0, found = 0;
 
-	if ((rc = stack_push(&s, new_id)) < 0)
+	if ((rc = grove__oidvec_push(&s, new_id)) < 0)
 		return rc;
-	while (s.n && !found) {
-		grove_oid id = s.ids[--s.n];
+	while (s.count && !found) {
+		grove_oid id = s.ids[--s.count];
 		const grove__object *rec;
 		grove_buf buf = { 0 };
 		grove_commit *c = NULL;
@@ -316,7 +297,7 @@ static int is_fast_forward(grove__rp_quarantine *q, const grove_oid *old, const 
 			continue;
 		rc = 0;
 		if (!(rec = q_find(q, &id))) {
-			if ((rc = stack_push(&boundary, &id)) < 0)
+			if ((rc = grove__oidvec_push(&boundary, &id)) < 0)
 				goto out;
 			continue;
 		}
@@ -329,12 +310,12 @@ static int is_fast_forward(grove__rp_quarantine *q, const grove_oid *old, const 
 		if (rc < 0)
 			goto out;
 		for (size_t i = 0; rc == 0 && i < c->parent_count; i++)
-			rc = stack_push(&s, &c->parents[i]);
+			rc = grove__oidvec_push(&s, &c->parents[i]);
 		grove_commit_free(c);
 		if (rc < 0)
 			goto out;
 	}
-	for (size_t i = 0; !found && i < boundary.n; i++) {
+	for (size_t i = 0; !found && i < boundary.count; i++) {
 		grove_otype type;
 		size_t size;
 		if (q->g->be->ops->read_header(q->g->be, &boundary.ids[i], &type, &size) < 0 ||
@@ -347,8 +328,8 @@ static int is_fast_forward(grove__rp_quarantine *q, const grove_oid *old, const 
 	}
 out:
 	grove__oidset_dispose(&seen);
-	free(s.ids);
-	free(boundary.ids);
+	grove__oidvec_dispose(&s);
+	grove__oidvec_dispose(&boundary);
 	grove_error_clear();
 	return rc < 0 ? rc : found;
 }

@@ -15,26 +15,6 @@
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
 
-int grove__up_oids_add(up_oids *a, const grove_oid *id)
-{
-	if (a->count == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 16;
-		grove_oid *n = grove__realloc(a->ids, cap * sizeof(*n));
-		if (!n)
-			return GROVE_ENOMEM;
-		a->ids = n;
-		a->cap = cap;
-	}
-	a->ids[a->count++] = *id;
-	return 0;
-}
-
-void grove__up_oids_dispose(up_oids *a)
-{
-	free(a->ids);
-	memset(a, 0, sizeof(*a));
-}
-
 static void free_strings(char **s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -56,12 +36,12 @@ static int push_string(char ***arr, size_t *count, const char *s, size_t len)
 
 static void request_reset(up_request *r)
 {
-	grove__up_oids_dispose(&r->wants);
-	grove__up_oids_dispose(&r->common);
-	grove__up_oids_dispose(&r->client_shallow);
-	grove__up_oids_dispose(&r->want_ref_ids);
-	grove__up_oids_dispose(&r->new_shallow);
-	grove__up_oids_dispose(&r->unshallow);
+	grove__oidvec_dispose(&r->wants);
+	grove__oidvec_dispose(&r->common);
+	grove__oidvec_dispose(&r->client_shallow);
+	grove__oidvec_dispose(&r->want_ref_ids);
+	grove__oidvec_dispose(&r->new_shallow);
+	grove__oidvec_dispose(&r->unshallow);
 	grove__oidset_dispose(&r->deepen_set);
 	grove__oidset_dispose(&r->common_set);
 	free_strings(r->deepen_not, r->deepen_not_count);
@@ -171,7 +151,7 @@ static void v2_args_reset(grove__upload_pack *up)
 	up->ls_prefixes = NULL;
 	up->ls_prefix_count = 0;
 	up->oi_size = 0;
-	grove__up_oids_dispose(&up->oi_ids);
+	grove__oidvec_dispose(&up->oi_ids);
 	request_reset(&up->r);
 }
 
@@ -345,7 +325,7 @@ static int parse_shallow_args(grove__upload_pack *up, const char *line, size_t l
 		if (rc < 0 || len != 8 + GROVE_OID_HEXSZ)
 			return grove__up_fail(up, GROVE_EINVALID, "upload-pack: invalid shallow line '%.*s'",
 				(int)(len > 100 ? 100 : len), line);
-		return grove__up_oids_add(&up->r.client_shallow, &id);
+		return grove__oidvec_push(&up->r.client_shallow, &id);
 	}
 	if (starts(line, len, "deepen ")) {
 		if (parse_u64(line + 7, len - 7, &n) < 0 || n == 0)
@@ -432,7 +412,7 @@ static int v0_want_line(grove__upload_pack *up, const char *line, size_t len)
 			return grove__up_fail(up, GROVE_EINVALID, "upload-pack: too many wants");
 		if (up->r.wants.count == 0 && rl && (rc = parse_v0_caps(up, rest, rl)) < 0)
 			return rc;
-		return grove__up_oids_add(&up->r.wants, &id);
+		return grove__oidvec_push(&up->r.wants, &id);
 	}
 	if ((rc = parse_shallow_args(up, line, len, &handled)) < 0 || handled)
 		return rc;
@@ -545,7 +525,7 @@ static int v2_fetch_arg(grove__upload_pack *up, const char *line, size_t len)
 			goto bad;
 		if (up->o.max_wants && up->r.wants.count >= up->o.max_wants)
 			return grove__up_fail(up, GROVE_EINVALID, "upload-pack: too many wants");
-		return grove__up_oids_add(&up->r.wants, &id);
+		return grove__oidvec_push(&up->r.wants, &id);
 	}
 	if ((rc = parse_id_arg(line, len, "have ", &id, NULL)) != 0) {
 		if (rc < 0 || len != 5 + GROVE_OID_HEXSZ)
@@ -569,9 +549,9 @@ static int v2_fetch_arg(grove__upload_pack *up, const char *line, size_t len)
 		}
 		free(name);
 		if ((rc = push_string(&up->r.want_refs, &up->r.want_ref_count, line + 9, len - 9)) < 0 ||
-		    (rc = grove__up_oids_add(&up->r.want_ref_ids, &rid)) < 0)
+		    (rc = grove__oidvec_push(&up->r.want_ref_ids, &rid)) < 0)
 			return rc;
-		return grove__up_oids_add(&up->r.wants, &rid);
+		return grove__oidvec_push(&up->r.wants, &rid);
 	}
 	if (len == 4 && !memcmp(line, "done", 4)) {
 		up->r.done = 1;
@@ -617,7 +597,7 @@ static int v2_object_info_arg(grove__upload_pack *up, const char *line, size_t l
 		return 0;
 	}
 	if ((rc = parse_id_arg(line, len, "oid ", &id, NULL)) > 0 && len == 4 + GROVE_OID_HEXSZ)
-		return grove__up_oids_add(&up->oi_ids, &id);
+		return grove__oidvec_push(&up->oi_ids, &id);
 	return grove__up_fail(up, GROVE_EINVALID, "upload-pack: object-info: unexpected line '%.*s'",
 		(int)(len > 100 ? 100 : len), line);
 }

@@ -39,8 +39,7 @@ typedef struct {
 	grove__oidset *client_has; /* thin-pack bases the client has */
 	grove__oidset client_shallow;
 	up_oids *out;
-	grove_oid *stack;
-	size_t depth, cap;
+	grove__oidvec stack;       /* trees to read (walk_trees) */
 	size_t pending;            /* queued commits not known uninteresting */
 	size_t found;              /* objects to send so far (commits, then others) */
 	size_t next_check;         /* found count at which to look at the clock */
@@ -72,20 +71,6 @@ static int progress_tick(enum_ctx *e)
 		return 0;
 	e->last = now;
 	return grove__up_progress(e->up, "Enumerating objects: %zu\r", e->found);
-}
-
-static int push_tree(enum_ctx *e, const grove_oid *id)
-{
-	if (e->depth == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 256;
-		grove_oid *n = grove__realloc(e->stack, cap * sizeof(*n));
-		if (!n)
-			return GROVE_ENOMEM;
-		e->stack = n;
-		e->cap = cap;
-	}
-	e->stack[e->depth++] = *id;
-	return 0;
 }
 
 static int blob_wanted(enum_ctx *e, const grove_oid *id)
@@ -120,13 +105,13 @@ static int walk_trees(enum_ctx *e, const grove_oid *root, int send)
 		return rc;
 	if (!send && e->client_has && (rc = grove__oidset_add(e->client_has, root)) < 0)
 		return rc;
-	e->depth = 0;
-	if ((rc = push_tree(e, root)) < 0)
+	e->stack.count = 0;
+	if ((rc = grove__oidvec_push(&e->stack, root)) < 0)
 		return rc;
-	while (e->depth) {
-		grove_oid id = e->stack[--e->depth];
+	while (e->stack.count) {
+		grove_oid id = e->stack.ids[--e->stack.count];
 		grove__tree *t;
-		if (send && ((rc = grove__up_oids_add(e->out, &id)) < 0 || (rc = progress_tick(e)) < 0))
+		if (send && ((rc = grove__oidvec_push(e->out, &id)) < 0 || (rc = progress_tick(e)) < 0))
 			return rc;
 		if ((rc = grove__up_trees_get(e->trees, &id, &t)) < 0)
 			return rc;
@@ -142,15 +127,15 @@ static int walk_trees(enum_ctx *e, const grove_oid *root, int send)
 			if (!send) {
 				if (e->client_has && (rc = grove__oidset_add(e->client_has, &en->id)) < 0)
 					break;
-				if (en->mode == GROVE_MODE_TREE && (rc = push_tree(e, &en->id)) < 0)
+				if (en->mode == GROVE_MODE_TREE && (rc = grove__oidvec_push(&e->stack, &en->id)) < 0)
 					break;
 				continue;
 			}
 			if (en->mode == GROVE_MODE_TREE) {
-				rc = push_tree(e, &en->id);
+				rc = grove__oidvec_push(&e->stack, &en->id);
 			} else {
 				rc = blob_wanted(e, &en->id);
-				if (rc == 1 && (rc = grove__up_oids_add(e->out, &en->id)) == 0)
+				if (rc == 1 && (rc = grove__oidvec_push(e->out, &en->id)) == 0)
 					rc = progress_tick(e);
 			}
 			if (rc < 0)
@@ -220,19 +205,19 @@ static int add_want(enum_ctx *e, const grove_oid *want, up_oids *tree_roots)
 			return queue_commit(e, c, 0);
 		case GROVE_OBJ_TREE:
 			e->non_commit_wants++;
-			return grove__up_oids_add(tree_roots, &id);
+			return grove__oidvec_push(tree_roots, &id);
 		case GROVE_OBJ_BLOB:
 			e->non_commit_wants++;
 			/* Explicitly wanted blobs are sent whatever the filter. */
 			if ((rc = grove__oidset_add(&e->seen, &id)) <= 0)
 				return rc;
-			return grove__up_oids_add(e->out, &id);
+			return grove__oidvec_push(e->out, &id);
 		case GROVE_OBJ_TAG: {
 			grove_buf buf = { 0 };
 			grove__tag tag;
 			if ((rc = grove__oidset_add(&e->seen, &id)) < 0)
 				return rc;
-			if (rc == 1 && (rc = grove__up_oids_add(e->out, &id)) < 0)
+			if (rc == 1 && (rc = grove__oidvec_push(e->out, &id)) < 0)
 				return rc;
 			if ((rc = grove__read(e->up->g, &id, GROVE_OBJ_TAG, &buf)) < 0)
 				return rc;
@@ -310,7 +295,7 @@ static int walk_commits(enum_ctx *e, up_oids *commits)
 				continue;
 			}
 			c->flags |= F_EMITTED;
-			if ((rc = grove__up_oids_add(commits, &c->id)) < 0 || (rc = progress_tick(e)) < 0)
+			if ((rc = grove__oidvec_push(commits, &c->id)) < 0 || (rc = progress_tick(e)) < 0)
 				return rc;
 		}
 		/* A client's shallow commit stops the client's history (its
@@ -374,13 +359,13 @@ static int ri_emit(enum_ctx *e, up_oids *out, size_t walked_commits)
 {
 	int rc;
 	for (size_t i = 0; i < e->ri.commits; i++)
-		if ((rc = grove__up_oids_add(out, &e->ri.ids[i])) < 0)
+		if ((rc = grove__oidvec_push(out, &e->ri.ids[i])) < 0)
 			return rc;
 	if (e->up->r.filter == UP_FILTER_TREE0)
 		return 0;
 	for (size_t i = e->ri.commits; i < e->ri.count; i++)
 		if ((e->up->r.filter == UP_FILTER_NONE || e->ri.types[i] == GROVE_OBJ_TREE) &&
-		    (rc = grove__up_oids_add(out, &e->ri.ids[i])) < 0)
+		    (rc = grove__oidvec_push(out, &e->ri.ids[i])) < 0)
 			return rc;
 	return walked_commits ? ri_load_seen(e) : 0;
 }
@@ -419,7 +404,7 @@ static int include_tags(enum_ctx *e)
 				grove__tag tag;
 				if ((rc = grove__oidset_add(&e->seen, &id)) < 0)
 					return rc;
-				if (rc == 1 && (rc = grove__up_oids_add(e->out, &id)) < 0)
+				if (rc == 1 && (rc = grove__oidvec_push(e->out, &id)) < 0)
 					return rc;
 				if ((rc = grove__read(up->g, &id, GROVE_OBJ_TAG, &buf)) < 0)
 					return rc;
@@ -483,7 +468,7 @@ static int enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *client
 			goto done;
 		if (c->flags & F_UNINT) /* found to be the client's after all */
 			continue;
-		if ((rc = grove__up_oids_add(out, &c->id)) < 0)
+		if ((rc = grove__oidvec_push(out, &c->id)) < 0)
 			goto done;
 	}
 	if (e.use_ri && (rc = ri_emit(&e, out, commits.count)) < 0)
@@ -525,7 +510,7 @@ static int enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *client
 	for (size_t i = 0; i < roots.count; i++) {
 		if (up->r.filter == UP_FILTER_TREE0) {
 			if ((rc = grove__oidset_add(&e.seen, &roots.ids[i])) == 1)
-				rc = grove__up_oids_add(out, &roots.ids[i]);
+				rc = grove__oidvec_push(out, &roots.ids[i]);
 		} else {
 			rc = walk_trees(&e, &roots.ids[i], 1);
 		}
@@ -540,11 +525,11 @@ done:
 	grove__up_trees_free(e.trees);
 	grove__oidset_dispose(&e.seen);
 	grove__oidset_dispose(&e.client_shallow);
-	grove__up_oids_dispose(&commits);
-	grove__up_oids_dispose(&roots);
+	grove__oidvec_dispose(&commits);
+	grove__oidvec_dispose(&roots);
 	grove__oidset_dispose(&e.ri_commits);
 	grove__reach_index_dispose(&e.ri);
-	free(e.stack);
+	grove__oidvec_dispose(&e.stack);
 	return rc;
 }
 

@@ -36,10 +36,7 @@ typedef struct {
 	int has_peeled;
 } up_ref;
 
-typedef struct {
-	grove_oid *ids;
-	size_t count, cap;
-} up_oids;
+typedef grove__oidvec up_oids;
 
 /* One fetch request (v0: the whole conversation; v2: one command). */
 typedef struct {
@@ -122,8 +119,6 @@ struct grove__upload_pack {
 int grove__up_flush_out(grove__upload_pack *up);
 int grove__up_fail(grove__upload_pack *up, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int grove__up_oids_add(up_oids *a, const grove_oid *id);
-void grove__up_oids_dispose(up_oids *a);
 int grove__up_sideband_on(const grove__upload_pack *up);
 int grove__up_progress(grove__upload_pack *up, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -140,7 +140,7 @@ int grove__up_send_pack(grove__upload_pack *up)
 		st.object_count, st.reused_deltas, st.reused_deltas + st.reused_zlib, st.reused_deltas);
 out:
 	free(bw.buf);
-	grove__up_oids_dispose(&ids);
+	grove__oidvec_dispose(&ids);
 	grove__oidset_dispose(&client);
 	return rc;
 }

@@ -23,24 +23,6 @@ static int read_type(grove *g, const grove_oid *id, grove_otype *type)
 	return g->be->ops->read_header(g->be, id, type, &size);
 }
 
-typedef struct {
-	grove_oid *ids;
-	size_t count, cap;
-} oid_stack;
-
-static int stack_push(oid_stack *s, const grove_oid *id)
-{
-	if (s->count == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		grove_oid *n = grove__realloc(s->ids, cap * sizeof(*n));
-		if (!n)
-			return GROVE_ENOMEM;
-		s->ids = n;
-		s->cap = cap;
-	}
-	s->ids[s->count++] = *id;
-	return 0;
-}
 
 /*
  * Walks the trees below root; every tree and blob not yet in seen is added
@@ -52,11 +34,11 @@ typedef int (*tree_visit_fn)(void *payload, const grove_oid *id, grove_otype typ
 static int walk_tree(grove *g, const grove_oid *root, grove__oidset *seen, tree_visit_fn visit,
 	void *payload)
 {
-	oid_stack st = { 0 };
+	grove__oidvec st = { 0 };
 	int rc;
 	if ((rc = grove__oidset_add(seen, root)) <= 0)
 		return rc;
-	if ((rc = stack_push(&st, root)) < 0)
+	if ((rc = grove__oidvec_push(&st, root)) < 0)
 		return rc;
 	while (st.count) {
 		grove_oid id = st.ids[--st.count];
@@ -73,7 +55,7 @@ static int walk_tree(grove *g, const grove_oid *root, grove__oidset *seen, tree_
 			if ((rc = grove__oidset_add(seen, &e->id)) <= 0)
 				continue;
 			if (e->mode == GROVE_MODE_TREE)
-				rc = stack_push(&st, &e->id);
+				rc = grove__oidvec_push(&st, &e->id);
 			else if (visit)
 				rc = visit(payload, &e->id, GROVE_OBJ_BLOB);
 		}
@@ -82,7 +64,7 @@ static int walk_tree(grove *g, const grove_oid *root, grove__oidset *seen, tree_
 			break;
 		rc = 0;
 	}
-	free(st.ids);
+	grove__oidvec_dispose(&st);
 	return rc < 0 ? rc : 0;
 }
 
@@ -181,11 +163,11 @@ int grove__up_check_wants(grove__upload_pack *up)
 		if (rc < 0)
 			goto fail_io;
 		if (rc == 0) {
-			grove__up_oids_dispose(&other);
+			grove__oidvec_dispose(&other);
 			return grove__up_fail(up, GROVE_EINVALID, "upload-pack: not our ref %s",
 				grove_oid_tohex(hex, id));
 		}
-		if ((rc = grove__up_oids_add(&other, id)) < 0)
+		if ((rc = grove__oidvec_push(&other, id)) < 0)
 			goto fail_io;
 	}
 	if (!other.count)
@@ -201,15 +183,15 @@ int grove__up_check_wants(grove__upload_pack *up)
 				goto fail_io;
 			if (!found) {
 				grove_oid_tohex(hex, &other.ids[i]);
-				grove__up_oids_dispose(&other);
+				grove__oidvec_dispose(&other);
 				return grove__up_fail(up, GROVE_EINVALID, "upload-pack: not our ref %s", hex);
 			}
 		}
 	}
-	grove__up_oids_dispose(&other);
+	grove__oidvec_dispose(&other);
 	return 0;
 fail_io:
-	grove__up_oids_dispose(&other);
+	grove__oidvec_dispose(&other);
 	{
 		char msg[300];
 		snprintf(msg, sizeof(msg), "%s", grove_error_message());
@@ -226,7 +208,7 @@ int grove__up_have(grove__upload_pack *up, const grove_oid *id)
 	if (rc <= 0)
 		return rc;
 	if ((rc = grove__oidset_add(&up->r.common_set, id)) < 0 ||
-	    (rc = grove__up_oids_add(&up->r.common, id)) < 0)
+	    (rc = grove__oidvec_push(&up->r.common, id)) < 0)
 		return rc;
 	return 1;
 }
@@ -449,7 +431,7 @@ int grove__up_compute_shallow(grove__upload_pack *up)
 		}
 		if (cut && c->parent_count) {
 			if ((rc = grove__oidset_add(&boundary, &c->id)) < 0 ||
-			    (rc = grove__up_oids_add(&up->r.new_shallow, &c->id)) < 0)
+			    (rc = grove__oidvec_push(&up->r.new_shallow, &c->id)) < 0)
 				goto done;
 		}
 	}
@@ -457,7 +439,7 @@ int grove__up_compute_shallow(grove__upload_pack *up)
 	for (size_t i = 0; i < up->r.client_shallow.count; i++) {
 		const grove_oid *id = &up->r.client_shallow.ids[i];
 		if (grove__oidset_contains(&up->r.deepen_set, id) && !grove__oidset_contains(&boundary, id))
-			if ((rc = grove__up_oids_add(&up->r.unshallow, id)) < 0)
+			if ((rc = grove__oidvec_push(&up->r.unshallow, id)) < 0)
 				goto done;
 	}
 	/* The client knows its own boundary already. */

@@ -21,28 +21,10 @@
 #include "object.h"
 #include "oidset.h"
 
-typedef struct {
-	grove_oid *ids;
-	size_t n, cap;
-} oid_stack;
-
-static int push_id(oid_stack *s, const grove_oid *id)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 128;
-		grove_oid *p = grove__realloc(s->ids, cap * sizeof(*p));
-		if (!p)
-			return GROVE_ENOMEM;
-		s->ids = p;
-		s->cap = cap;
-	}
-	s->ids[s->n++] = *id;
-	return 0;
-}
 
 /* The ids an object refers to (commit: tree and parents; tree: entries but
  * submodule links, which git never follows). */
-static int push_links(const grove_oid *id, grove_otype type, const grove_buf *b, oid_stack *s)
+static int push_links(const grove_oid *id, grove_otype type, const grove_buf *b, grove__oidvec *s)
 {
 	int rc = 0;
 	if (type == GROVE_OBJ_COMMIT) {
@@ -51,9 +33,9 @@ static int push_links(const grove_oid *id, grove_otype type, const grove_buf *b,
 			return rc;
 		/* Parents first: the tree is looked at before older history. */
 		for (size_t i = c->parent_count; rc == 0 && i-- > 0;)
-			rc = push_id(s, &c->parents[i]);
+			rc = grove__oidvec_push(s, &c->parents[i]);
 		if (rc == 0)
-			rc = push_id(s, &c->tree);
+			rc = grove__oidvec_push(s, &c->tree);
 		grove_commit_free(c);
 	} else if (type == GROVE_OBJ_TREE) {
 		grove__tree *t;
@@ -61,7 +43,7 @@ static int push_links(const grove_oid *id, grove_otype type, const grove_buf *b,
 			return rc;
 		for (size_t i = 0; rc == 0 && i < t->count; i++)
 			if (t->entries[i].mode != GROVE_MODE_GITLINK)
-				rc = push_id(s, &t->entries[i].id);
+				rc = grove__oidvec_push(s, &t->entries[i].id);
 		grove__tree_free(t);
 	}
 	return rc;
@@ -72,14 +54,14 @@ static int pushed_closure(grove__receive *rp, const grove_oid *tip, grove__oidse
 	const grove_oid *old_head, int *reaches_old)
 {
 	grove__oidset in_push = GROVE__OIDSET_INIT, seen = GROVE__OIDSET_INIT;
-	oid_stack st = { 0 };
+	grove__oidvec st = { 0 };
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < rp->q.n; i++)
 		rc = grove__oidset_add(&in_push, &rp->q.recs[i].id) < 0 ? GROVE_ENOMEM : 0;
 	if (rc == 0)
-		rc = push_id(&st, tip);
-	while (rc == 0 && st.n) {
-		grove_oid id = st.ids[--st.n];
+		rc = grove__oidvec_push(&st, tip);
+	while (rc == 0 && st.count) {
+		grove_oid id = st.ids[--st.count];
 		grove_buf b = { 0 };
 		grove_otype type;
 		if ((rc = grove__oidset_add(&seen, &id)) <= 0)
@@ -94,7 +76,7 @@ static int pushed_closure(grove__receive *rp, const grove_oid *tip, grove__oidse
 		grove_buf_dispose(&b);
 	}
 	*reaches_old = old_head && grove__oidset_contains(&seen, old_head);
-	free(st.ids);
+	grove__oidvec_dispose(&st);
 	grove__oidset_dispose(&in_push);
 	grove__oidset_dispose(&seen);
 	return rc;
@@ -106,12 +88,12 @@ static int visible_covers(grove *g, const grove_oid *from, const grove__oidset *
 	size_t *found)
 {
 	grove__oidset seen = GROVE__OIDSET_INIT;
-	oid_stack st = { 0 };
+	grove__oidvec st = { 0 };
 	size_t need = want->count + (size_t)want->has_zero;
-	int rc = push_id(&st, from);
+	int rc = grove__oidvec_push(&st, from);
 	*found = 0;
-	while (rc == 0 && st.n && *found < need) {
-		grove_oid id = st.ids[--st.n];
+	while (rc == 0 && st.count && *found < need) {
+		grove_oid id = st.ids[--st.count];
 		grove_buf b = { 0 };
 		grove_otype type;
 		if ((rc = grove__oidset_add(&seen, &id)) <= 0)
@@ -123,7 +105,7 @@ static int visible_covers(grove *g, const grove_oid *from, const grove__oidset *
 			rc = push_links(&id, type, &b, &st);
 		grove_buf_dispose(&b);
 	}
-	free(st.ids);
+	grove__oidvec_dispose(&st);
 	grove__oidset_dispose(&seen);
 	return rc;
 }

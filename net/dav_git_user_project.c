@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "oidset.h"
 #include "sbuf.h"
 
 /* Concurrent writers make a derivation retry; this many is plenty. */
@@ -111,24 +112,6 @@ done:
 	return rc;
 }
 
-typedef struct {
-	grove_oid *ids;
-	size_t n, cap;
-} oid_list;
-
-static int list_push(oid_list *l, const grove_oid *id)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		grove_oid *n = grove__realloc(l->ids, cap * sizeof(*n));
-		if (!n)
-			return GROVE_ENOMEM;
-		l->ids = n;
-		l->cap = cap;
-	}
-	l->ids[l->n++] = *id;
-	return 0;
-}
 
 /*
  * The branch's first-parent commits after `stop` (exclusive), newest
@@ -136,7 +119,7 @@ static int list_push(oid_list *l, const grove_oid *id)
  * the root.
  */
 static int first_parent_chain(grove *g, const grove_oid *tip, const grove_oid *stop,
-	oid_list *out, int *found)
+	grove__oidvec *out, int *found)
 {
 	grove_oid at = *tip;
 	int rc = 0;
@@ -147,7 +130,7 @@ static int first_parent_chain(grove *g, const grove_oid *tip, const grove_oid *s
 			*found = 1;
 			return 0;
 		}
-		if ((rc = list_push(out, &at)) < 0 || (rc = grove_commit_read(g, &at, &c)) < 0)
+		if ((rc = grove__oidvec_push(out, &at)) < 0 || (rc = grove_commit_read(g, &at, &c)) < 0)
 			return rc;
 		if (c->parent_count)
 			at = c->parents[0];
@@ -163,7 +146,7 @@ static int project_once(grove *g, const char *branch_ref, const char *head_ref,
 	const char *source_ref, const char *user, grove_oid *head)
 {
 	grove_oid tip, proj, source, prev_tree, new_head;
-	oid_list chain = { 0 };
+	grove__oidvec chain = { 0 };
 	int rc, found, have_prev = 0;
 
 	if ((rc = grove__dav_user_ref_or_zero(g, branch_ref, &tip)) < 0 ||
@@ -187,7 +170,7 @@ static int project_once(grove *g, const char *branch_ref, const char *head_ref,
 		have_prev = 1;
 		grove_commit_free(c);
 	}
-	for (size_t i = chain.n; i-- > 0;) {
+	for (size_t i = chain.count; i-- > 0;) {
 		grove_oid tree;
 		int present;
 		if ((rc = user_tree(g, &chain.ids[i], user, &tree, &present)) < 0)
@@ -230,7 +213,7 @@ static int project_once(grove *g, const char *branch_ref, const char *head_ref,
 		}
 	}
 done:
-	free(chain.ids);
+	grove__oidvec_dispose(&chain);
 	return rc;
 }
 

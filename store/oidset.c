@@ -101,3 +101,24 @@ void grove__oidset_dispose(grove__oidset *set)
 	set->cap = set->count = 0;
 	set->has_zero = 0;
 }
+
+int grove__oidvec_push(grove__oidvec *v, const grove_oid *id)
+{
+	if (v->count == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		grove_oid *n = grove__realloc(v->ids, cap * sizeof(*n));
+		if (!n)
+			return GROVE_ENOMEM;
+		v->ids = n;
+		v->cap = cap;
+	}
+	v->ids[v->count++] = *id;
+	return 0;
+}
+
+void grove__oidvec_dispose(grove__oidvec *v)
+{
+	free(v->ids);
+	v->ids = NULL;
+	v->count = v->cap = 0;
+}

@@ -24,4 +24,16 @@ int grove__oidset_add(grove__oidset *set, const grove_oid *id);
 int grove__oidset_contains(const grove__oidset *set, const grove_oid *id);
 void grove__oidset_dispose(grove__oidset *set);
 
+/* A growable array of object ids: a walk's stack, a list in order. */
+typedef struct {
+	grove_oid *ids;
+	size_t count, cap;
+} grove__oidvec;
+
+#define GROVE__OIDVEC_INIT { NULL, 0, 0 }
+
+/* Appends id; GROVE_ENOMEM leaves the array as it was. */
+int grove__oidvec_push(grove__oidvec *v, const grove_oid *id);
+void grove__oidvec_dispose(grove__oidvec *v);
+
 #endif

@@ -19,8 +19,7 @@ typedef struct {
 	grove__sbuf types, ids;
 	size_t count;
 	grove__oidset seen;
-	grove_oid *stack;
-	size_t depth, cap;
+	grove__oidvec stack;
 } builder;
 
 static int add(builder *b, grove_otype type, const grove_oid *id)
@@ -34,20 +33,6 @@ static int add(builder *b, grove_otype type, const grove_oid *id)
 	return 0;
 }
 
-static int push(builder *b, const grove_oid *id)
-{
-	if (b->depth == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		grove_oid *n = grove__realloc(b->stack, cap * sizeof(*n));
-		if (!n)
-			return GROVE_ENOMEM;
-		b->stack = n;
-		b->cap = cap;
-	}
-	b->stack[b->depth++] = *id;
-	return 0;
-}
-
 /* The trees and blobs below root not added yet: a tree when it is taken
  * off the stack, a blob when its tree is read (upload-pack's order). */
 static int add_trees(builder *b, const grove_oid *root)
@@ -55,11 +40,11 @@ static int add_trees(builder *b, const grove_oid *root)
 	int rc;
 	if ((rc = grove__oidset_add(&b->seen, root)) <= 0)
 		return rc;
-	b->depth = 0;
-	if ((rc = push(b, root)) < 0)
+	b->stack.count = 0;
+	if ((rc = grove__oidvec_push(&b->stack, root)) < 0)
 		return rc;
-	while (b->depth) {
-		grove_oid id = b->stack[--b->depth];
+	while (b->stack.count) {
+		grove_oid id = b->stack.ids[--b->stack.count];
 		grove__tree *t;
 		if ((rc = add(b, GROVE_OBJ_TREE, &id)) < 0 || (rc = grove__tree_get(b->g, &id, &t)) < 0)
 			return rc;
@@ -69,7 +54,7 @@ static int add_trees(builder *b, const grove_oid *root)
 				continue;
 			if ((rc = grove__oidset_add(&b->seen, &en->id)) <= 0)
 				continue;
-			rc = en->mode == GROVE_MODE_TREE ? push(b, &en->id) : add(b, GROVE_OBJ_BLOB, &en->id);
+			rc = en->mode == GROVE_MODE_TREE ? grove__oidvec_push(&b->stack, &en->id) : add(b, GROVE_OBJ_BLOB, &en->id);
 		}
 		grove__tree_release(t);
 		if (rc < 0)
@@ -155,7 +140,7 @@ done:
 	grove__oidset_dispose(&b.seen);
 	grove__sbuf_dispose(&b.types);
 	grove__sbuf_dispose(&b.ids);
-	free(b.stack);
+	grove__oidvec_dispose(&b.stack);
 	return rc;
 }
 

@@ -1,6 +1,6 @@
 /* The object-id set of the walks (store/oidset.c): membership across
  * growth, duplicates, the all-zero id kept out of band, ids sharing their
- * first bytes (one probe chain). */
+ * first bytes (one probe chain); the id array beside it (grove__oidvec). */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -66,4 +66,30 @@ Test(oidset, zero_id_out_of_band)
 	cr_assert_eq(set.count, 2);
 	grove__oidset_dispose(&set);
 	cr_assert(!grove__oidset_contains(&set, &zero), "disposed");
+}
+
+Test(oidvec, keeps_order_across_growth_and_empties_on_dispose)
+{
+	grove__oidvec v = GROVE__OIDVEC_INIT;
+	for (unsigned i = 0; i < 1000; i++) {
+		grove_oid id = make_id(i, 0);
+		cr_assert_eq(grove__oidvec_push(&v, &id), 0);
+	}
+	cr_assert_eq(v.count, 1000);
+	cr_assert_geq(v.cap, 1000);
+	for (unsigned i = 0; i < 1000; i++) {
+		grove_oid id = make_id(i, 0);
+		cr_assert_eq(memcmp(&v.ids[i], &id, sizeof(id)), 0, "id %u out of place", i);
+	}
+	/* As a stack: pop, then push again in place. */
+	v.count--;
+	{
+		grove_oid id = make_id(5000, 0);
+		cr_assert_eq(grove__oidvec_push(&v, &id), 0);
+		cr_assert_eq(memcmp(&v.ids[999], &id, sizeof(id)), 0);
+	}
+	grove__oidvec_dispose(&v);
+	cr_assert_null(v.ids);
+	cr_assert_eq(v.count, 0);
+	cr_assert_eq(v.cap, 0);
 }
