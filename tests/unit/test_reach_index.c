@@ -16,6 +16,7 @@
 #include "pack.h"
 #include "reach_index.h"
 #include "sbuf.h"
+#include "sideband_pack.h"
 #include "store.h"
 
 static grove *g;
@@ -149,11 +150,8 @@ static id_list fetch(const char *const *lines)
 	grove__upload_pack_opts o = GROVE__UPLOAD_PACK_OPTS_INIT;
 	grove__upload_pack *up;
 	grove__sbuf out = GROVE_SBUF_INIT, req = GROVE_SBUF_INIT, pack = GROVE_SBUF_INIT;
-	grove__pkt_reader r = GROVE__PKT_READER_INIT;
 	grove__pack_index_opts io = { 0 };
 	id_list ids = { 0 };
-	const char *p;
-	size_t left;
 
 	o.version = GROVE__PROTOCOL_V2;
 	cr_assert_eq(grove__upload_pack_new(&up, g, &o, capture, &out), 0);
@@ -171,28 +169,13 @@ static id_list fetch(const char *const *lines)
 	cr_assert_eq(grove__upload_pack_state_get(up), GROVE__UPLOAD_PACK_NEED_PACK);
 	cr_assert_eq(grove__upload_pack_run_pack(up), 0, "%s", grove_error_message());
 
-	p = memmem(out.data, out.len, "packfile\n", 9);
-	cr_assert_not_null(p, "no packfile section");
-	p += 9;
-	left = out.len - (size_t)(p - out.data);
-	while (left) {
-		grove__pkt k;
-		size_t used;
-		cr_assert_eq(grove__pkt_read(&r, p, left, &used, &k), 1);
-		p += used;
-		left -= used;
-		if (k.kind == GROVE__PKT_FLUSH)
-			break;
-		cr_assert_eq(k.data[0], 1, "band %d: %.*s", k.data[0], (int)k.len - 1, k.data + 1);
-		grove__sbuf_put(&pack, k.data + 1, k.len - 1);
-	}
+	sideband_pack(&out, "packfile\n", &pack);
 	io.deliver = collect;
 	io.deliver_payload = &ids;
 	cr_assert_eq(grove__pack_index(pack.data, pack.len, &io, NULL), 0, "%s", grove_error_message());
 	qsort(ids.ids, ids.count, sizeof(grove_oid), by_id);
 	for (size_t i = 1; i < ids.count; i++)
 		cr_assert_neq(by_id(&ids.ids[i - 1], &ids.ids[i]), 0, "an object sent twice");
-	grove__pkt_reader_dispose(&r);
 	grove__sbuf_dispose(&pack);
 	grove__sbuf_dispose(&req);
 	grove__sbuf_dispose(&out);

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "pack.h"
 #include "sbuf.h"
+#include "sideband_pack.h"
 
 static grove__sbuf out;
 
@@ -106,27 +107,9 @@ Test(upload_pack, v0_empty_store_advertises_capabilities)
 static size_t pack_objects_in(const char *from)
 {
 	grove__sbuf pack = GROVE_SBUF_INIT;
-	grove__pkt_reader r = GROVE__PKT_READER_INIT;
 	grove__pack_index_stats st;
-	const char *p = memmem(out.data, out.len, from, strlen(from));
-	size_t left;
-	cr_assert_not_null(p);
-	p += strlen(from);
-	left = out.len - (size_t)(p - out.data);
-	while (left) {
-		grove__pkt k;
-		size_t used;
-		cr_assert_eq(grove__pkt_read(&r, p, left, &used, &k), 1);
-		p += used;
-		left -= used;
-		if (k.kind == GROVE__PKT_FLUSH)
-			break;
-		if (k.data[0] == 1)
-			grove__sbuf_put(&pack, k.data + 1, k.len - 1);
-		cr_assert_neq(k.data[0], 3, "error band: %.*s", (int)k.len - 1, k.data + 1);
-	}
+	sideband_pack(&out, from, &pack);
 	cr_assert_eq(grove__pack_index(pack.data, pack.len, NULL, &st), 0, "%s", grove_error_message());
-	grove__pkt_reader_dispose(&r);
 	grove__sbuf_dispose(&pack);
 	return st.object_count;
 }
