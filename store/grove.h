@@ -118,8 +118,9 @@ typedef enum {
 	/* A commit is on disk when the call returns. */
 	GROVE_DURABLE = 0,
 	/* Commits are flushed to disk at most every sync_interval_ms by a
-	 * background flusher; a process crash loses nothing, a power loss
-	 * loses at most the last interval. */
+	 * background flusher; a process crash loses nothing.  A power loss
+	 * or OS crash may lose the last interval and, as LMDB documents for
+	 * unflushed commits, may damage the store. */
 	GROVE_RELAXED = 1
 } grove_durability;
 
