@@ -85,7 +85,7 @@ int grove__native_handles(const char *url)
 	/* ssh is always ours: libgit2's (libssh2) checked no host key and
 	 * could not time out a silent session.  A local path that exists is
 	 * local, even with a ':' in its name. */
-	if (grove__ssh_is_url(url) && (strstr(url, "://") || access(url, F_OK) != 0))
+	if (grove__ssh_is_url(url) && !plain_local_path(url))
 		return 1;
 	/* An escape hatch for comparisons and bug hunts. */
 	if (e && *e && strcmp(e, "0"))
@@ -599,6 +599,7 @@ int grove__nconn_open(grove__nconn *c, const char *url, const char *service, con
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char *host = NULL, *port = NULL, *path = NULL;
+	const char *local;
 	grove__sbuf req = GROVE_SBUF_INIT;
 	int rc, gai, err = 0;
 
@@ -611,8 +612,8 @@ int grove__nconn_open(grove__nconn *c, const char *url, const char *service, con
 	grove__pkt_reader_reset(&c->rd);
 	if ((rc = grove_url_redact(url, &c->shown_url)) < 0)
 		return rc;
-	if (local_path(url))
-		return open_local(c, local_path(url), service);
+	if ((local = local_path(url)))
+		return open_local(c, local, service);
 	if (grove__ssh_is_url(url))
 		return open_ssh(c, url, service);
 	if ((rc = parse_url(url, &host, &port, &path)) < 0) {
