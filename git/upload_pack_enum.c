@@ -44,7 +44,7 @@ typedef struct {
 	size_t found;              /* objects to send so far (commits, then others) */
 	size_t next_check;         /* found count at which to look at the clock */
 	struct timespec last;      /* when progress was last sent */
-	size_t non_commit_wants;   /* trees and blobs wanted by id */
+	size_t non_commit_wants;   /* trees and blobs wanted by id (trees: also in roots) */
 	/* The store's reachability index, when this request can use it: the
 	 * walk stops at its commits, and if it reaches the index's own commit
 	 * everything the index lists is sent without reading a tree. */
@@ -331,14 +331,14 @@ static int ri_load_seen(enum_ctx *e)
 
 /* The index can stand in for the walk of a request that has nothing
  * (no haves, no shallow boundary) and wants whole commits: a clone. */
-static int ri_applies(const enum_ctx *e, const up_oids *roots)
+static int ri_applies(const enum_ctx *e)
 {
 	const up_request *r = &e->up->r;
 	return r->common.count == 0 && r->client_shallow.count == 0 && !r->deepen_active &&
 		r->unshallow.count == 0 && r->depth == 0 && r->since == 0 && r->deepen_not_count == 0 &&
 		(r->filter == UP_FILTER_NONE || r->filter == UP_FILTER_BLOB_NONE ||
 		 r->filter == UP_FILTER_TREE0) &&
-		e->non_commit_wants == 0 && roots->count == 0 && e->pending > 0;
+		e->non_commit_wants == 0 && e->pending > 0;
 }
 
 static int ri_open(enum_ctx *e)
@@ -450,7 +450,7 @@ static int enumerate(grove__upload_pack *up, up_oids *out, grove__oidset *client
 	for (size_t i = 0; i < up->r.wants.count; i++)
 		if ((rc = add_want(&e, &up->r.wants.ids[i], &roots)) < 0)
 			goto done;
-	if (allow_index && ri_applies(&e, &roots) && (rc = ri_open(&e)) < 0)
+	if (allow_index && ri_applies(&e) && (rc = ri_open(&e)) < 0)
 		goto done;
 	if ((rc = queue_unshallowed(&e)) < 0 || (rc = walk_commits(&e, &commits)) < 0)
 		goto done;
