@@ -12,55 +12,10 @@ GROVE=$(cd "$(dirname "$GROVE")" && pwd)/$(basename "$GROVE")
 here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 tmp=$(mktemp -d)
-fail() {
-	echo "FAIL: $*" >&2
-	for l in "$tmp"/serve-*.log; do [ -f "$l" ] && { echo "== $l"; grep -v ' "[A-Z]* /' "$l" | tail -15; } >&2; done
-	exit 1
-}
-. "$here/lib/git_server.bash"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
-export LSAN_OPTIONS="suppressions=$here/lib/sync_lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-. "$here/lib/dav_server.bash"
-GITD_PID= A_PID= B_PID=
-cleanup() {
-	set +e  # wait returns the killed process's status: -e would end the trap there
-	for p in "$A_PID" "$B_PID"; do [ -n "$p" ] && { kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; }; done
-	[ -n "$GITD_PID" ] && { kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null; }
-	rm -rf "$tmp"
-	return 0
-}
-trap cleanup EXIT
-cd "$tmp"
-sync_client_env
+SERVE_ARGS="--push-delay-ms 500 --fetch-interval 1"
+. "$here/lib/sync_pair.bash"
+seed_remote
 
-GP=$(free_port)
-mkdir served
-git init -q --bare served/up.git
-git daemon --export-all --enable=receive-pack --base-path="$tmp/served" --listen=127.0.0.1 --port="$GP" \
-	--reuseaddr 2>gitd.log &
-GITD_PID=$!
-wait_port "$GP"
-UP="git://127.0.0.1:$GP/up.git"
-git init -q seed
-$PY "$here/lib/sync_converge.py" seed seed "$tmp/manifest.json"
-git -C seed add . && git -C seed commit -qm "seed calendar" && git -C seed push -q "$UP" main || fail "seeding"
-dav_users alice:pw-a
-head -c 24 /dev/urandom | base64 > token
-TOKEN=$(cat token)
-
-serve() { # NAME: store NAME on the upstream; sets NAME_PID and NAME (its URL)
-	local log=$tmp/serve-$1.log port= i
-	"$GROVE" serve --store "lmdb:$tmp/store-$1" --htpasswd "$tmp/htpasswd" --listen 127.0.0.1:0 \
-		--upstream "$UP" --push-delay-ms 500 --fetch-interval 1 --hook-token-file "$tmp/token" 2>"$log" &
-	eval "$1_PID=$!"
-	for i in $(seq 1 200); do
-		port=$(sed -n 's/.*listening on .* port \([0-9][0-9]*\).*/\1/p' "$log" | head -1)
-		[ -n "$port" ] && break
-		sleep 0.05
-	done
-	[ -n "$port" ] || fail "store $1 did not start"
-	eval "$1=http://127.0.0.1:$port"
-}
 serve A
 serve B
 
@@ -147,7 +102,7 @@ sys.exit(1 if bad else 0)
 EOF
 
 echo "--- remote down: a store backing off, with a periodic fetch due, sleeps"
-kill "$GITD_PID"; wait "$GITD_PID" 2>/dev/null || true; GITD_PID=
+stop_gitd
 ics offline "while down" > offline.ics
 BASE=$A; [ "$(dav_put alice:pw-a /dav/alice/calendars/work/offline.ics offline.ics)" = 201 ] ||
 	fail "a PUT with the remote down"

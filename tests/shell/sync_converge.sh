@@ -24,72 +24,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 helper=$here/lib/sync_converge.py
 tmp=$(mktemp -d)
-fail() {
-	echo "FAIL: $*" >&2
-	for l in "$tmp"/serve-*.log; do [ -f "$l" ] && { echo "== $l"; grep -v ' "[A-Z]* /' "$l" | tail -20; } >&2; done
-	exit 1
-}
-. "$here/lib/git_server.bash"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="suppressions=$here/lib/sync_lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-. "$here/lib/dav_server.bash"
-GITD_PID= A_PID= B_PID=
-cleanup() {
-	set +e  # wait returns the killed process's status: -e would end the trap there
-	for p in "$A_PID" "$B_PID"; do [ -n "$p" ] && { kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; }; done
-	[ -n "$GITD_PID" ] && { kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null; }
-	[ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
-	return 0
-}
-trap cleanup EXIT
-cd "$tmp"
-sync_client_env
+SERVE_ARGS="--git-admin alice --push-delay-ms 100 --fetch-interval 1"
+. "$here/lib/sync_pair.bash"
 t_start=$(date +%s.%N)
 # since T: seconds since T (date +%s.%N); step TITLE: a section header with the time.
 since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
 step() { echo "--- $* (at $(since "$t_start") s)"; }
 
-GP=$(free_port)
-start_gitd() {
-	git daemon --export-all --enable=receive-pack --base-path="$tmp/served" --listen=127.0.0.1 --port="$GP" \
-		--reuseaddr 2>>"$tmp/gitd.log" &
-	GITD_PID=$!
-	wait_port "$GP"
-}
-stop_gitd() { kill "$GITD_PID"; wait "$GITD_PID" 2>/dev/null || true; GITD_PID=; }
-
 step "the remote: one calendar, 34 events, pushed with git"
-mkdir served
-git init -q --bare served/up.git
-R=$tmp/served/up.git
-start_gitd
-UP="git://127.0.0.1:$GP/up.git"
-git init -q seed
-$PY "$helper" seed seed "$tmp/manifest.json"
-git -C seed add . && git -C seed commit -qm "seed calendar" && git -C seed push -q "$UP" main ||
-	fail "seeding the remote"
-
-dav_users alice:pw-a
+seed_remote
 AUTH=alice:pw-a
-head -c 24 /dev/urandom | base64 > token
-TOKEN=$(cat token)
 
-# serve NAME: starts store NAME on the upstream; sets NAME_PID and NAME (its URL).
-serve() {
-	local log=$tmp/serve-$1.log port= i
-	"$GROVE" serve --store "lmdb:$tmp/store-$1" --htpasswd "$tmp/htpasswd" --listen 127.0.0.1:0 \
-		--git-admin alice --upstream "$UP" --push-delay-ms 100 --fetch-interval 1 \
-		--hook-token-file "$tmp/token" 2>"$log" &
-	eval "$1_PID=$!"
-	for i in $(seq 1 200); do
-		port=$(sed -n 's/.*listening on .* port \([0-9][0-9]*\).*/\1/p' "$log" | head -1)
-		[ -n "$port" ] && break
-		kill -0 "$(eval echo \$$1_PID)" 2>/dev/null || fail "store $1 exited at start"
-		sleep 0.05
-	done
-	[ -n "$port" ] || fail "store $1 did not start"
-	eval "$1=http://127.0.0.1:$port"
-}
 # stop NAME: SIGTERM; the store must stop gracefully with exit 0 (ASan/LSan clean).
 stop() {
 	local pid rc=0
